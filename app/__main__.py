@@ -1,0 +1,5 @@
+import sys
+
+from app.serve import main
+
+sys.exit(main())

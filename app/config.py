@@ -1,0 +1,125 @@
+"""The service's configuration: read from the environment once, validated at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+T = TypeVar("T")
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the service cannot run with."""
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 5000
+    numbers_api_url: str | None = None
+    numbers_api_delay: float = 1.0
+    numbers_api_count: int = 10_000_001
+    numbers_api_timeout: float = 10.0
+    numbers_api_retries: int = 2
+    log_level: str = "INFO"
+    # Cloud Foundry kills an instance 10 s after SIGTERM; in-flight requests get 8 of them.
+    graceful_timeout: float = 8.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        """Build the configuration from `environ` (default: the process environment)."""
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        return cls(
+            host=_read(env, "HOST", defaults.host, _host, "a host name or IP address"),
+            port=_read(env, "PORT", defaults.port, _port, "an integer from 1 to 65535"),
+            numbers_api_url=_read(
+                env, "NUMBERS_API_URL", defaults.numbers_api_url, _http_url, "an http:// or https:// URL"
+            ),
+            numbers_api_delay=_read(
+                env, "NUMBERS_API_DELAY", defaults.numbers_api_delay, _seconds, "a number of seconds >= 0"
+            ),
+            numbers_api_count=_read(
+                env, "NUMBERS_API_COUNT", defaults.numbers_api_count, _count, "an integer >= 0"
+            ),
+            numbers_api_timeout=_read(
+                env,
+                "NUMBERS_API_TIMEOUT",
+                defaults.numbers_api_timeout,
+                _positive_seconds,
+                "a number of seconds > 0",
+            ),
+            numbers_api_retries=_read(
+                env, "NUMBERS_API_RETRIES", defaults.numbers_api_retries, _count, "an integer >= 0"
+            ),
+            log_level=_read(
+                env, "LOG_LEVEL", defaults.log_level, _log_level, "one of " + ", ".join(LOG_LEVELS)
+            ),
+        )
+
+
+def _read(env: Mapping[str, str], name: str, default: T, parse: Callable[[str], T], expected: str) -> T:
+    """Parse variable `name` if it is set; a value `parse` rejects becomes a ConfigError."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        return parse(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be {expected}, got {raw!r}") from None
+
+
+def _host(raw: str) -> str:
+    if not raw or any(c.isspace() for c in raw):
+        raise ValueError(raw)
+    return raw
+
+
+def _port(raw: str) -> int:
+    port = int(raw)
+    if not 1 <= port <= 65535:
+        raise ValueError(raw)
+    return port
+
+
+def _count(raw: str) -> int:
+    count = int(raw)
+    if count < 0:
+        raise ValueError(raw)
+    return count
+
+
+def _seconds(raw: str) -> float:
+    seconds = float(raw)
+    # `not >= 0` also rejects NaN; infinity would make the service never answer.
+    if not 0 <= seconds < float("inf"):
+        raise ValueError(raw)
+    return seconds
+
+
+def _positive_seconds(raw: str) -> float:
+    seconds = _seconds(raw)
+    if seconds == 0:
+        raise ValueError(raw)
+    return seconds
+
+
+def _http_url(raw: str) -> str | None:
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(raw)
+    return raw
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in LOG_LEVELS:
+        raise ValueError(raw)
+    return level

@@ -1,0 +1,24 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from quart import Quart
+
+from app import health, problems, total, totals
+from app.config import Config
+from app.numbers_api import NumbersSource, numbers_source
+
+
+def create_app(config: Config | None = None, source: NumbersSource | None = None) -> Quart:
+    """The service for `config` (default: from the environment).
+
+    `source` replaces the backend the configuration names; tests use it.
+    """
+    config = Config.from_env() if config is None else config
+    app = Quart(__name__)
+    app.config["SERVICE"] = config
+    totals.install(app, numbers_source(config) if source is None else source)
+    app.register_blueprint(total.blueprint)
+    app.register_blueprint(health.blueprint)
+    problems.register(app)
+    return app

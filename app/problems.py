@@ -1,0 +1,29 @@
+"""Every error as RFC 9457 `application/problem+json`, mapped in one place."""
+
+from __future__ import annotations
+
+import json
+
+from quart import Quart, Response
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return Response(json.dumps(body), status=status, headers=headers, content_type=PROBLEM_JSON)
+
+
+async def _http_error(error: HTTPException) -> Response:
+    # Werkzeug's own headers carry what the status needs, such as Allow on a 405.
+    headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+    status = error.code or 500
+    detail = error.description or ""
+    # An unexpected exception reaches here as a 500 whose traceback Quart has already
+    # logged; the client gets only the generic description.
+    return problem(status, error.name, detail, headers)
+
+
+def register(app: Quart) -> None:
+    app.register_error_handler(HTTPException, _http_error)

@@ -1,0 +1,122 @@
+"""The HTTP API through Quart's test client, with the serving hooks running."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import numpy as np
+import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol as QuartClient
+
+from app.config import Config
+from app.factory import create_app
+from app.numbers_api import NumbersSource
+from tests.sources import FailingSource, ListSource
+
+PROBLEM_KEYS = {"type", "title", "status", "detail"}
+
+
+@asynccontextmanager
+async def serving(source: NumbersSource) -> AsyncIterator[QuartClient]:
+    app: Quart = create_app(Config(), source=source)
+    async with app.test_app() as test_app:
+        yield test_app.test_client()
+
+
+async def test_total_is_the_exact_sum(client: QuartClient) -> None:
+    response = await client.get("/total")
+    assert response.status_code == 200
+    assert response.content_type == "application/json"
+    assert await response.get_json() == {"total": sum(range(1000))}
+
+
+async def test_head_total_has_the_headers_of_get(client: QuartClient) -> None:
+    # The body is dropped by the server (Hypercorn), so the end-to-end test checks that.
+    get = await client.get("/total")
+    response = await client.head("/total")
+    assert response.status_code == 200
+    assert response.content_type == "application/json"
+    assert response.headers["Content-Length"] == get.headers["Content-Length"]
+
+
+async def test_a_float_total_is_a_json_number() -> None:
+    async with serving(ListSource([[0.1, 0.2, 0.3], np.arange(3, dtype=np.int64)])) as client:
+        response = await client.get("/total")
+    assert await response.get_json() == {"total": 3.6}
+
+
+async def test_healthz_never_touches_the_backend() -> None:
+    source = FailingSource(RuntimeError("backend down"))
+    async with serving(source) as client:
+        response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert await response.get_json() == {"status": "ok"}
+    assert source.fetches == 0
+
+
+async def test_the_source_is_open_while_the_app_serves() -> None:
+    source = ListSource([])
+    async with serving(source):
+        assert source.opened
+        assert not source.closed
+    assert source.closed
+
+
+async def test_unknown_path_is_a_404_problem(client: QuartClient) -> None:
+    response = await client.get("/nope")
+    assert response.status_code == 404
+    assert response.content_type == "application/problem+json"
+    body = await response.get_json()
+    assert body.keys() == PROBLEM_KEYS
+    assert body["status"] == 404
+    assert body["title"] == "Not Found"
+
+
+async def test_wrong_method_is_a_405_problem_with_allow(client: QuartClient) -> None:
+    response = await client.post("/total")
+    assert response.status_code == 405
+    assert response.content_type == "application/problem+json"
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    body = await response.get_json()
+    assert body["status"] == 405
+    assert body["title"] == "Method Not Allowed"
+
+
+async def test_unexpected_error_is_a_500_problem_with_the_traceback_only_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with serving(FailingSource(RuntimeError("secret internals"))) as client:
+        response = await client.get("/total")
+    assert response.status_code == 500
+    assert response.content_type == "application/problem+json"
+    text = await response.get_data(as_text=True)
+    assert "secret internals" not in text
+    assert "Traceback" not in text
+    assert (await response.get_json())["title"] == "Internal Server Error"
+    logged = [r for r in caplog.records if r.levelno == logging.ERROR and r.exc_info]
+    assert any("secret internals" in str(r.exc_info[1]) for r in logged if r.exc_info)
+
+
+async def test_overlapping_requests_share_one_fetch() -> None:
+    gate = asyncio.Event()
+    source = ListSource([np.arange(10, dtype=np.int64)], gate=gate)
+    async with serving(source) as client:
+        requests = [asyncio.create_task(client.get("/total")) for _ in range(20)]
+        await source.fetching.wait()
+        await asyncio.sleep(0.01)  # let every request reach the shared fetch
+        gate.set()
+        responses = await asyncio.gather(*requests)
+    assert [await r.get_json() for r in responses] == [{"total": 45}] * 20
+    assert source.fetches == 1
+
+
+async def test_a_request_after_a_fetch_ends_starts_a_new_one() -> None:
+    source = ListSource([np.arange(10, dtype=np.int64)])
+    async with serving(source) as client:
+        await client.get("/total")
+        await client.get("/total")
+    assert source.fetches == 2

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import pytest
+
+from app.config import Config, ConfigError
+
+
+def test_defaults_when_nothing_is_set() -> None:
+    config = Config.from_env({})
+    assert config == Config()
+    assert (config.host, config.port) == ("127.0.0.1", 5000)
+    assert (config.numbers_api_delay, config.numbers_api_count) == (1.0, 10_000_001)
+    assert config.numbers_api_url is None
+    assert config.log_level == "INFO"
+
+
+def test_every_variable_is_read() -> None:
+    config = Config.from_env(
+        {
+            "HOST": "0.0.0.0",
+            "PORT": "8080",
+            "NUMBERS_API_URL": "http://127.0.0.1:9000/numbers",
+            "NUMBERS_API_DELAY": "0.25",
+            "NUMBERS_API_COUNT": "42",
+            "NUMBERS_API_TIMEOUT": "3",
+            "NUMBERS_API_RETRIES": "0",
+            "LOG_LEVEL": "debug",
+        }
+    )
+    assert config == Config(
+        host="0.0.0.0",
+        port=8080,
+        numbers_api_url="http://127.0.0.1:9000/numbers",
+        numbers_api_delay=0.25,
+        numbers_api_count=42,
+        numbers_api_timeout=3.0,
+        numbers_api_retries=0,
+        log_level="DEBUG",
+    )
+
+
+def test_an_empty_url_means_the_simulated_backend() -> None:
+    assert Config.from_env({"NUMBERS_API_URL": ""}).numbers_api_url is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("PORT", "http", "an integer from 1 to 65535"),
+        ("PORT", "0", "an integer from 1 to 65535"),
+        ("PORT", "70000", "an integer from 1 to 65535"),
+        ("HOST", "", "a host name or IP address"),
+        ("NUMBERS_API_COUNT", "-1", "an integer >= 0"),
+        ("NUMBERS_API_COUNT", "1e6", "an integer >= 0"),
+        ("NUMBERS_API_DELAY", "-0.5", "a number of seconds >= 0"),
+        ("NUMBERS_API_DELAY", "nan", "a number of seconds >= 0"),
+        ("NUMBERS_API_DELAY", "inf", "a number of seconds >= 0"),
+        ("NUMBERS_API_TIMEOUT", "0", "a number of seconds > 0"),
+        ("NUMBERS_API_RETRIES", "two", "an integer >= 0"),
+        ("NUMBERS_API_URL", "ftp://127.0.0.1/numbers", "an http:// or https:// URL"),
+        ("NUMBERS_API_URL", "127.0.0.1:9000", "an http:// or https:// URL"),
+        ("LOG_LEVEL", "chatty", "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+    ],
+)
+def test_a_bad_value_names_the_variable_and_what_it_expects(name: str, value: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({name: value})
+    assert str(raised.value) == f"{name} must be {expected}, got {value!r}"

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from app.config import Config
+from app.numbers_api import SimulatedNumbers, numbers_source
+
+
+async def collect(source: SimulatedNumbers) -> list[np.ndarray]:
+    return [chunk async for chunk in source.chunks()]  # type: ignore[misc]
+
+
+async def test_simulated_numbers_are_0_to_count_minus_1_in_compact_chunks() -> None:
+    chunks = await collect(SimulatedNumbers(count=1000, delay=0, chunk_size=300))
+    assert [len(c) for c in chunks] == [300, 300, 300, 100]
+    assert all(c.dtype == np.int64 for c in chunks)
+    assert np.concatenate(chunks).tolist() == list(range(1000))
+
+
+async def test_simulated_count_zero_delivers_nothing() -> None:
+    assert await collect(SimulatedNumbers(count=0, delay=0)) == []
+
+
+async def test_the_simulated_delay_does_not_block_the_event_loop() -> None:
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.001)
+
+    task = asyncio.create_task(ticker())
+    first = await anext(SimulatedNumbers(count=1, delay=0.05).chunks())
+    task.cancel()
+    assert first.tolist() == [0]  # type: ignore[union-attr]
+    assert ticks > 5
+
+
+def test_the_default_backend_is_the_simulated_one_from_the_config() -> None:
+    source = numbers_source(Config(numbers_api_count=7, numbers_api_delay=0.5))
+    assert isinstance(source, SimulatedNumbers)
+    assert (source.count, source.delay) == (7, 0.5)
