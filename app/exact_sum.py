@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
-Int64Array: TypeAlias = npt.NDArray[np.int64]
-# A chunk is either a compact int64 array (the fast path) or plain Python numbers, for
-# integers beyond int64 and for floats.
-Chunk: TypeAlias = Int64Array | Sequence[int | float]
+IntArray: TypeAlias = npt.NDArray[np.signedinteger[Any]]
+# A chunk is either a compact array of int32 or int64 (the fast path) or plain Python
+# numbers, for integers beyond int64 and for floats.
+Chunk: TypeAlias = IntArray | Sequence[int | float]
 Number: TypeAlias = int | float
 
 _INT64_LIMIT = 2**63
@@ -24,8 +24,11 @@ class FloatRangeError(ArithmeticError):
     """The exact sum of numbers that include floats is beyond the float range."""
 
 
-def int64_sum(values: Int64Array) -> int:
-    """The exact sum of an int64 array, however large its items."""
+def integer_array_sum(values: IntArray) -> int:
+    """The exact sum of an int32 or int64 array, however large its items."""
+    if values.dtype.itemsize <= 4:
+        # 32-bit items added in int64 cannot overflow before 2**32 of them.
+        return int(values.sum(dtype=np.int64))
     if values.size == 0:
         return 0
     bound = max(-int(values.min()), int(values.max()))
@@ -50,7 +53,7 @@ class ExactSum:
     def add(self, chunk: Chunk) -> None:
         self.count += len(chunk)
         if isinstance(chunk, np.ndarray):
-            self._integers += int64_sum(chunk)
+            self._integers += integer_array_sum(chunk)
             return
         for value in chunk:
             if isinstance(value, float):

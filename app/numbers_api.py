@@ -11,9 +11,9 @@ import numpy as np
 from app.config import Config
 from app.exact_sum import Chunk
 
-# 64K int64 numbers (512 KiB) per chunk: summing one takes tens of microseconds, so the
-# event loop serves other requests between chunks.
-SIMULATED_CHUNK_SIZE = 65_536
+# 128K numbers (512 KiB of int32) per chunk: making and summing one takes about 70 us
+# and it stays in the CPU's cache; larger chunks measured slower.
+SIMULATED_CHUNK_SIZE = 131_072
 
 
 class NumbersSource(Protocol):
@@ -38,6 +38,8 @@ class SimulatedNumbers:
         self.delay = delay
         self.chunk_size = chunk_size
         self.description = f"simulated backend ({count} numbers after {delay} s)"
+        # The narrowest type that holds every number: int32 halves the memory traffic.
+        self.dtype = np.int32 if count <= 2**31 else np.int64
 
     async def open(self) -> None:
         pass
@@ -49,7 +51,7 @@ class SimulatedNumbers:
         await asyncio.sleep(self.delay)
         # Made chunk by chunk, so memory does not grow with the count.
         for start in range(0, self.count, self.chunk_size):
-            yield np.arange(start, min(start + self.chunk_size, self.count), dtype=np.int64)
+            yield np.arange(start, min(start + self.chunk_size, self.count), dtype=self.dtype)
 
 
 def numbers_source(config: Config) -> NumbersSource:

@@ -9,6 +9,7 @@ import sys
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 
+from app.access_log import AccessLogger
 from app.config import Config, ConfigError
 from app.factory import create_app
 
@@ -17,6 +18,7 @@ def hypercorn_config(config: Config) -> HypercornConfig:
     server = HypercornConfig()
     server.bind = [f"{config.host}:{config.port}"]
     server.accesslog = "-"  # one line per request, on stdout
+    server.logger_class = AccessLogger
     # Server messages go through the root logger at LOG_LEVEL, like the app's own; the
     # level Hypercorn is given applies to its access log only, which stays on.
     server.errorlog = logging.getLogger("hypercorn.error")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.exact_sum import ExactSum, FloatRangeError, int64_sum
+from app.exact_sum import ExactSum, FloatRangeError, integer_array_sum
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 
@@ -21,14 +21,20 @@ def exact(*chunks: list[int | float]) -> int | float:
 
 
 @given(st.lists(INT64, max_size=200))
-def test_int64_sum_never_overflows(values: list[int]) -> None:
-    assert int64_sum(np.array(values, dtype=np.int64)) == sum(values)
+def test_integer_array_sum_never_overflows(values: list[int]) -> None:
+    assert integer_array_sum(np.array(values, dtype=np.int64)) == sum(values)
 
 
-def test_int64_sum_of_extremes() -> None:
+@given(st.lists(st.integers(min_value=-(2**31), max_value=2**31 - 1), max_size=200))
+def test_int32_sum_never_overflows(values: list[int]) -> None:
+    assert integer_array_sum(np.array(values, dtype=np.int32)) == sum(values)
+
+
+def test_integer_array_sum_of_extremes() -> None:
     big = np.full(1000, 2**63 - 1, dtype=np.int64)
-    assert int64_sum(big) == 1000 * (2**63 - 1)
-    assert int64_sum(-big - 1) == -1000 * 2**63
+    assert integer_array_sum(big) == 1000 * (2**63 - 1)
+    assert integer_array_sum(-big - 1) == -1000 * 2**63
+    assert integer_array_sum(np.full(100_000, 2**31 - 1, dtype=np.int32)) == 100_000 * (2**31 - 1)
 
 
 def test_integers_beyond_int64_are_exact() -> None:

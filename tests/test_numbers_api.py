@@ -15,8 +15,12 @@ async def collect(source: SimulatedNumbers) -> list[np.ndarray]:
 async def test_simulated_numbers_are_0_to_count_minus_1_in_compact_chunks() -> None:
     chunks = await collect(SimulatedNumbers(count=1000, delay=0, chunk_size=300))
     assert [len(c) for c in chunks] == [300, 300, 300, 100]
-    assert all(c.dtype == np.int64 for c in chunks)
+    assert all(c.dtype == np.int32 for c in chunks)
     assert np.concatenate(chunks).tolist() == list(range(1000))
+
+
+def test_simulated_numbers_beyond_int32_come_as_int64() -> None:
+    assert SimulatedNumbers(count=2**31 + 1, delay=0).dtype == np.int64
 
 
 async def test_simulated_count_zero_delivers_nothing() -> None:
