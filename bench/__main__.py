@@ -1,0 +1,127 @@
+"""`python -m bench`: total-service against the naive baseline, side by side.
+
+Each server runs as users start it, alone on CPU 0; wrk and the probe run on CPU 1; all
+traffic stays on 127.0.0.1. `--smoke` runs briefly on a small list, for `make test`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.load import LoadResult, concurrent, percentile, sequential
+from bench.memory import PeakRss
+from bench.probe import Probe
+from bench.processes import ServerProcess
+
+SERVER_CPUS = {0}
+LOAD_CPUS = {1}
+DEFAULT_COUNT = 10_000_001
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    clients: int
+    requests: int = 0  # one client sending this many, one after the other
+    seconds: float = 0.0  # `clients` looping for this long
+
+    def run(self, url: str, expected_body: bytes) -> LoadResult:
+        if self.requests:
+            return sequential(url, expected_body, self.requests)
+        return concurrent(url, expected_body, self.clients, self.seconds)
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+
+
+def scenarios(smoke: bool) -> list[Scenario]:
+    if smoke:
+        return [Scenario("1 client, 3 requests", 1, requests=3), Scenario("20 clients, 2 s", 20, seconds=2)]
+    return [
+        Scenario("1 client, 10 sequential requests", 1, requests=10),
+        Scenario("50 clients looping for 15 s", 50, seconds=15),
+        Scenario("500 clients looping for 15 s", 500, seconds=15),
+    ]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+ROWS: list[tuple[str, Callable[[LoadResult], str]]] = [
+    ("requests", lambda r: str(r.requests)),
+    ("errors", lambda r: str(r.errors)),
+    ("wrong totals", lambda r: str(r.wrong_totals)),
+    ("throughput", lambda r: f"{r.throughput:.1f} req/s"),
+    ("latency p50", lambda r: ms(r.p50)),
+    ("latency p90", lambda r: ms(r.p90)),
+    ("latency p99", lambda r: ms(r.p99)),
+    ("latency max", lambda r: ms(r.max)),
+    ("probe p50", lambda r: ms(percentile(r.probe, 0.50))),
+    ("probe p99", lambda r: ms(percentile(r.probe, 0.99))),
+    ("probe max", lambda r: ms(max(r.probe, default=float("nan")))),
+]
+
+
+def measure(
+    target: Target, runs: list[Scenario], expected_body: bytes, log_dir: Path
+) -> tuple[list[LoadResult], float]:
+    """Every scenario against one fresh process of `target`; also its peak RSS in MiB."""
+    with ServerProcess(target.argv, target.env, log_dir, cpus=SERVER_CPUS) as server:
+        rss = PeakRss(server.process.pid)
+        results = []
+        for scenario in runs:
+            print(f"  {target.name}: {scenario.name}", file=sys.stderr, flush=True)
+            with Probe(server.url + "/healthz", LOAD_CPUS) as probe:
+                result = scenario.run(server.url + "/total", expected_body)
+            result.probe = probe.latencies
+            results.append(result)
+        return results, rss.stop()
+
+
+def print_tables(
+    names: list[str], runs: list[Scenario], results: list[list[LoadResult]], rss: list[float]
+) -> None:
+    header = "| metric | " + " | ".join(names) + " |\n|---|" + "---|" * len(names)
+    for index, scenario in enumerate(runs):
+        print(f"\n{scenario.name}\n\n{header}")
+        for label, show in ROWS:
+            print(f"| {label} | " + " | ".join(show(per_target[index]) for per_target in results) + " |")
+    print(f"\nwhole run\n\n{header}")
+    print("| peak RSS of the server process tree | " + " | ".join(f"{m:.1f} MiB" for m in rss) + " |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="a few seconds on a small list")
+    args = parser.parse_args()
+    count = 1000 if args.smoke else DEFAULT_COUNT
+    expected_body = b'{"total":%d}' % (count * (count - 1) // 2)
+    env = {"NUMBERS_API_COUNT": str(count), "NUMBERS_API_DELAY": "0.1" if args.smoke else "1.0"}
+    targets = [Target("total-service", [sys.executable, "-m", "app"], env)]
+    if not args.smoke:
+        targets.append(Target("naive", [sys.executable, "-m", "bench.naive_service"], env))
+    os.sched_setaffinity(0, LOAD_CPUS)
+    runs = scenarios(args.smoke)
+    all_results, all_rss = [], []
+    with tempfile.TemporaryDirectory(prefix="bench-") as log_dir:
+        for target in targets:
+            results, rss = measure(target, runs, expected_body, Path(log_dir))
+            all_results.append(results)
+            all_rss.append(rss)
+    print_tables([t.name for t in targets], runs, all_results, all_rss)
+    return 1 if any(r.errors or r.wrong_totals for r in all_results[0]) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
