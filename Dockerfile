@@ -1,0 +1,34 @@
+# total-service: `python -m app` on 0.0.0.0:5000, as a non-root user.
+
+# --- build: install the locked dependencies into /srv/.venv with pipenv ---
+FROM python:3.11-slim AS build
+# The index pip and pipenv use; pip's own default when the build does not pass one.
+ARG PIP_INDEX_URL
+ENV PIPENV_VENV_IN_PROJECT=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+WORKDIR /srv
+COPY Pipfile Pipfile.lock ./
+RUN PIP_INDEX_URL="${PIP_INDEX_URL:-$(python -c 'from pip._internal.models.index import PyPI; print(PyPI.simple_url)')}" \
+    && export PIP_INDEX_URL \
+    && pip install --quiet pipenv \
+    && pipenv sync \
+    && find .venv -name __pycache__ -prune -exec rm -rf {} +
+
+# --- run: the virtualenv and the app, nothing else (no pipenv, no compilers) ---
+FROM python:3.11-slim
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin total
+WORKDIR /srv
+COPY --from=build /srv/.venv /srv/.venv
+COPY app ./app
+ENV PATH=/srv/.venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    HOST=0.0.0.0 \
+    PORT=5000
+USER 10001
+EXPOSE 5000
+HEALTHCHECK --interval=15s --timeout=2s --start-period=5s --retries=3 \
+    CMD ["python", "-m", "app.healthcheck"]
+# Exec form: the server is PID 1 and receives SIGTERM itself.
+CMD ["python", "-m", "app"]
