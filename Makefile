@@ -13,11 +13,19 @@ TOOLS := .tools
 PIPENV := $(TOOLS)/bin/pipenv
 VENV := .venv
 PY := $(VENV)/bin/python
+# The benchmark's load generator, from Debian's packages (root here; sudo elsewhere).
+WRK := /usr/bin/wrk
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test lint typecheck pytest bench container-test clean
+.PHONY: run backend test lint typecheck pytest bench container-test clean
 
 run: $(VENV)/.synced
 	$(PY) -m app
+
+# The reference numbers backend on 127.0.0.1:5001; in another shell:
+# NUMBERS_API_URL=http://127.0.0.1:5001/numbers make run
+backend: $(VENV)/.synced
+	$(PY) -m app.reference_backend --port 5001
 
 test: lint typecheck pytest
 
@@ -28,10 +36,10 @@ lint: $(VENV)/.synced
 typecheck: $(VENV)/.synced
 	$(PY) -m mypy
 
-pytest: $(VENV)/.synced
+pytest: $(VENV)/.synced $(WRK)
 	$(PY) -m pytest
 
-bench: $(VENV)/.synced
+bench: $(VENV)/.synced $(WRK)
 	$(PY) -m bench
 
 container-test:
@@ -40,6 +48,10 @@ container-test:
 $(PIPENV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet pipenv
+
+$(WRK):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk
 
 $(VENV)/.synced: Pipfile.lock | $(PIPENV)
 	$(PIPENV) sync --dev

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+import random
+from collections.abc import AsyncGenerator
 from typing import Protocol
 
+import aiohttp
 import numpy as np
 
+from app.backend_errors import BackendConnectionError, BackendError, BackendStatusError
 from app.config import Config
 from app.exact_sum import Chunk
+from app.json_array import NumberArrayParser
+
+log = logging.getLogger(__name__)
 
 # 128K numbers (512 KiB of int32) per chunk: making and summing one takes about 70 us
 # and it stays in the CPU's cache; larger chunks measured slower.
@@ -25,7 +32,7 @@ class NumbersSource(Protocol):
 
     async def close(self) -> None: ...
 
-    def chunks(self) -> AsyncIterator[Chunk]:
+    def chunks(self) -> AsyncGenerator[Chunk, None]:
         """Fetch the numbers once, delivering them chunk by chunk."""
         ...
 
@@ -47,13 +54,85 @@ class SimulatedNumbers:
     async def close(self) -> None:
         pass
 
-    async def chunks(self) -> AsyncIterator[Chunk]:
+    async def chunks(self) -> AsyncGenerator[Chunk, None]:
         await asyncio.sleep(self.delay)
         # Made chunk by chunk, so memory does not grow with the count.
         for start in range(0, self.count, self.chunk_size):
             yield np.arange(start, min(start + self.chunk_size, self.count), dtype=self.dtype)
 
 
+# Bytes handed to the parser at a time: parsing one piece takes well under a millisecond.
+HTTP_READ_SIZE = 65_536
+# Answers worth asking again: the backend or a proxy in front of it is briefly unavailable.
+RETRY_STATUSES = frozenset({502, 503, 504})
+# Exponential backoff with full jitter: before retry n, a random pause of up to
+# BACKOFF_BASE * 2**(n-1) seconds, never more than BACKOFF_MAX.
+BACKOFF_BASE = 0.1
+BACKOFF_MAX = 2.0
+
+
+class HttpNumbers:
+    """A real backend: GET `url`, a JSON array of numbers summed as its bytes arrive.
+
+    The HTTP session (and its connection pool) lives from `open` to `close`, as long as
+    the server serves. The deadline for a whole fetch is the caller's (see `Totals`).
+    """
+
+    def __init__(self, url: str, retries: int) -> None:
+        self.url = url
+        self.retries = retries
+        self.description = f"backend at {url}"
+        self._session: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        # No timeout of aiohttp's own: the deadline covers the whole fetch, retries included.
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def chunks(self) -> AsyncGenerator[Chunk, None]:
+        parser = NumberArrayParser()
+        async with await self._answer() as response:
+            try:
+                async for piece in response.content.iter_chunked(HTTP_READ_SIZE):
+                    for chunk in parser.feed(piece):
+                        yield chunk
+            except aiohttp.ClientError as error:
+                raise BackendConnectionError(
+                    f"the connection to the numbers backend broke mid-body: {error}"
+                ) from None
+        parser.close()
+
+    async def _answer(self) -> aiohttp.ClientResponse:
+        """The backend's 2xx answer, asking again after connection failures and 502/503/504."""
+        if self._session is None:
+            raise RuntimeError("HttpNumbers used before open()")
+        failure: BackendError | None = None
+        for attempt in range(self.retries + 1):
+            if failure is not None:
+                log.warning(
+                    "retrying the numbers backend (%d of %d) after: %s", attempt, self.retries, failure
+                )
+                await asyncio.sleep(random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1))))
+            try:
+                response = await self._session.get(self.url)
+            except aiohttp.ClientError as error:
+                failure = BackendConnectionError(f"cannot reach the numbers backend: {error}")
+                continue
+            if 200 <= response.status < 300:
+                return response
+            response.release()
+            failure = BackendStatusError(response.status)
+            if response.status not in RETRY_STATUSES:
+                break
+        assert failure is not None  # the loop runs at least once
+        raise failure
+
+
 def numbers_source(config: Config) -> NumbersSource:
-    """The backend the configuration asks for."""
+    """The backend the configuration asks for: a real one at NUMBERS_API_URL, or the simulated one."""
+    if config.numbers_api_url:
+        return HttpNumbers(config.numbers_api_url, config.numbers_api_retries)
     return SimulatedNumbers(config.numbers_api_count, config.numbers_api_delay)

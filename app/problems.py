@@ -7,6 +7,8 @@ import json
 from quart import Quart, Response
 from werkzeug.exceptions import HTTPException
 
+from app.backend_errors import BackendError
+
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -25,5 +27,10 @@ async def _http_error(error: HTTPException) -> Response:
     return problem(status, error.name, detail, headers)
 
 
+async def _backend_error(error: BackendError) -> Response:
+    return problem(error.status, error.title, str(error))
+
+
 def register(app: Quart) -> None:
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(BackendError, _backend_error)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from contextlib import aclosing
 
 from quart import Quart
 
-from app.exact_sum import ExactSum, Number
+from app.backend_errors import BackendDataError, BackendError, BackendTimeoutError
+from app.exact_sum import ExactSum, FloatRangeError, Number
 from app.numbers_api import NumbersSource
 from app.single_flight import SingleFlight
 
@@ -20,10 +22,11 @@ YIELD_INTERVAL = 0.001
 
 
 class Totals:
-    """Computes totals from `source`; requests that overlap a fetch share it."""
+    """Computes totals from `source` within `deadline` seconds; overlapping requests share a fetch."""
 
-    def __init__(self, source: NumbersSource) -> None:
+    def __init__(self, source: NumbersSource, deadline: float) -> None:
         self.source = source
+        self.deadline = deadline
         self._flight = SingleFlight(self._fetch)
 
     async def current(self) -> Number:
@@ -32,21 +35,39 @@ class Totals:
     async def _fetch(self) -> Number:
         started = time.perf_counter()
         log.info("fetching numbers from the %s", self.source.description)
+        try:
+            async with asyncio.timeout(self.deadline):
+                total = await self._sum()
+            result = total.result()
+        except TimeoutError:
+            error: BackendError = BackendTimeoutError(
+                f"the numbers backend did not deliver within {self.deadline:g} s"
+            )
+        except FloatRangeError as out_of_range:
+            error = BackendDataError(str(out_of_range))
+        except BackendError as backend_error:
+            error = backend_error
+        else:
+            log.info("summed %d numbers in %.3f s", total.count, time.perf_counter() - started)
+            return result
+        log.warning("fetch failed after %.3f s: %s", time.perf_counter() - started, error)
+        raise error
+
+    async def _sum(self) -> ExactSum:
         total = ExactSum()
         last_yield = time.perf_counter()
-        async for chunk in self.source.chunks():
-            total.add(chunk)
-            if time.perf_counter() - last_yield > YIELD_INTERVAL:
-                await asyncio.sleep(0)
-                last_yield = time.perf_counter()
-        result = total.result()
-        log.info("summed %d numbers in %.3f s", total.count, time.perf_counter() - started)
-        return result
+        async with aclosing(self.source.chunks()) as chunks:
+            async for chunk in chunks:
+                total.add(chunk)
+                if time.perf_counter() - last_yield > YIELD_INTERVAL:
+                    await asyncio.sleep(0)
+                    last_yield = time.perf_counter()
+        return total
 
 
-def install(app: Quart, source: NumbersSource) -> None:
+def install(app: Quart, source: NumbersSource, deadline: float) -> None:
     """Attach the totals to `app`; the source is open while the app serves."""
-    app.extensions["totals"] = Totals(source)
+    app.extensions["totals"] = Totals(source, deadline)
     app.before_serving(source.open)
     app.after_serving(source.close)
 

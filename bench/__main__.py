@@ -1,7 +1,9 @@
 """`python -m bench`: total-service against the naive baseline, side by side.
 
-Each server runs as users start it, alone on CPU 0; wrk and the probe run on CPU 1; all
-traffic stays on 127.0.0.1. `--smoke` runs briefly on a small list, for `make test`.
+Two parts: the simulated backend (the default configuration), then the reference HTTP
+backend serving the same numbers as 79 MB of JSON with no delay. Each server runs as
+users start it, alone on CPU 0; wrk, the probe and the reference backend run on CPU 1;
+all traffic stays on 127.0.0.1. `--smoke` runs briefly on small lists, for `make test`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from bench.load import LoadResult, concurrent, percentile, sequential
 from bench.memory import PeakRss
 from bench.probe import Probe
-from bench.processes import ServerProcess
+from bench.processes import ServerProcess, reference_backend
 
 SERVER_CPUS = {0}
 LOAD_CPUS = {1}
@@ -44,7 +46,7 @@ class Target:
     env: dict[str, str]
 
 
-def scenarios(smoke: bool) -> list[Scenario]:
+def simulated_scenarios(smoke: bool) -> list[Scenario]:
     if smoke:
         return [Scenario("1 client, 3 requests", 1, requests=3), Scenario("20 clients, 2 s", 20, seconds=2)]
     return [
@@ -52,6 +54,10 @@ def scenarios(smoke: bool) -> list[Scenario]:
         Scenario("50 clients looping for 15 s", 50, seconds=15),
         Scenario("500 clients looping for 15 s", 500, seconds=15),
     ]
+
+
+def http_scenarios(smoke: bool) -> list[Scenario]:
+    return [Scenario("HTTP backend: 1 client, 10 sequential requests", 1, requests=3 if smoke else 10)]
 
 
 def ms(seconds: float) -> str:
@@ -89,38 +95,58 @@ def measure(
         return results, rss.stop()
 
 
-def print_tables(
-    names: list[str], runs: list[Scenario], results: list[list[LoadResult]], rss: list[float]
-) -> None:
-    header = "| metric | " + " | ".join(names) + " |\n|---|" + "---|" * len(names)
+def compare(
+    title: str, targets: list[Target], runs: list[Scenario], expected_body: bytes, log_dir: Path
+) -> list[LoadResult]:
+    """Measure every target and print the results side by side; the first target's results."""
+    results, rss = [], []
+    for target in targets:
+        target_results, target_rss = measure(target, runs, expected_body, log_dir)
+        results.append(target_results)
+        rss.append(target_rss)
+    header = "| metric | " + " | ".join(t.name for t in targets) + " |\n|---|" + "---|" * len(targets)
+    print(f"\n## {title}")
     for index, scenario in enumerate(runs):
         print(f"\n{scenario.name}\n\n{header}")
         for label, show in ROWS:
             print(f"| {label} | " + " | ".join(show(per_target[index]) for per_target in results) + " |")
     print(f"\nwhole run\n\n{header}")
     print("| peak RSS of the server process tree | " + " | ".join(f"{m:.1f} MiB" for m in rss) + " |")
+    return results[0]
+
+
+def targets(env: dict[str, str], smoke: bool) -> list[Target]:
+    service = [Target("total-service", [sys.executable, "-m", "app"], env)]
+    if smoke:
+        return service
+    return [*service, Target("naive", [sys.executable, "-m", "bench.naive_service"], env)]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--smoke", action="store_true", help="a few seconds on a small list")
+    parser.add_argument("--smoke", action="store_true", help="a few seconds on small lists")
     args = parser.parse_args()
     count = 1000 if args.smoke else DEFAULT_COUNT
     expected_body = b'{"total":%d}' % (count * (count - 1) // 2)
-    env = {"NUMBERS_API_COUNT": str(count), "NUMBERS_API_DELAY": "0.1" if args.smoke else "1.0"}
-    targets = [Target("total-service", [sys.executable, "-m", "app"], env)]
-    if not args.smoke:
-        targets.append(Target("naive", [sys.executable, "-m", "bench.naive_service"], env))
+    delay = "0.1" if args.smoke else "1.0"
     os.sched_setaffinity(0, LOAD_CPUS)
-    runs = scenarios(args.smoke)
-    all_results, all_rss = [], []
     with tempfile.TemporaryDirectory(prefix="bench-") as log_dir:
-        for target in targets:
-            results, rss = measure(target, runs, expected_body, Path(log_dir))
-            all_results.append(results)
-            all_rss.append(rss)
-    print_tables([t.name for t in targets], runs, all_results, all_rss)
-    return 1 if any(r.errors or r.wrong_totals for r in all_results[0]) else 0
+        simulated = compare(
+            f"Simulated backend: {count} numbers after {delay} s",
+            targets({"NUMBERS_API_COUNT": str(count), "NUMBERS_API_DELAY": delay}, args.smoke),
+            simulated_scenarios(args.smoke),
+            expected_body,
+            Path(log_dir),
+        )
+        with reference_backend(Path(log_dir), count, cpus=LOAD_CPUS) as backend:
+            http = compare(
+                f"Reference HTTP backend: {count} numbers as JSON, no delay",
+                targets({"NUMBERS_API_URL": backend.url + "/numbers"}, args.smoke),
+                http_scenarios(args.smoke),
+                expected_body,
+                Path(log_dir),
+            )
+    return 1 if any(r.errors or r.wrong_totals for r in simulated + http) else 0
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 INTERVAL = 0.010
 
 
-def _probe(url: str, cpus: set[int], stop: Event, results: Connection) -> None:
+def _probe(url: str, cpus: set[int], ready: Event, stop: Event, results: Connection) -> None:
     os.sched_setaffinity(0, cpus)
     parts = urlsplit(url)
     connection = HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
@@ -29,6 +29,7 @@ def _probe(url: str, cpus: set[int], stop: Event, results: Connection) -> None:
         connection.request("GET", parts.path)
         connection.getresponse().read()
         latencies.append(time.perf_counter() - sent)
+        ready.set()
         next_at = max(next_at + INTERVAL, time.monotonic())
         stop.wait(next_at - time.monotonic())
     connection.close()
@@ -40,13 +41,18 @@ class Probe:
 
     def __init__(self, url: str, cpus: set[int]) -> None:
         context = multiprocessing.get_context("spawn")
+        self._ready = context.Event()
         self._stop = context.Event()
         self._receiver, sender = context.Pipe(duplex=False)
-        self._process = context.Process(target=_probe, args=(url, cpus, self._stop, sender), daemon=True)
+        self._process = context.Process(
+            target=_probe, args=(url, cpus, self._ready, self._stop, sender), daemon=True
+        )
         self.latencies: list[float] = []
 
     def __enter__(self) -> Probe:
         self._process.start()
+        if not self._ready.wait(30):
+            raise RuntimeError("the probe did not get its first answer within 30 s")
         return self
 
     def __exit__(

@@ -27,7 +27,10 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """A server started with `argv` that serves http://127.0.0.1:port; its output goes to files."""
+    """A server started with `argv` that serves http://127.0.0.1:port; its output goes to files.
+
+    The port is in the environment as PORT (with HOST), and in `argv` wherever it says {port}.
+    """
 
     def __init__(
         self,
@@ -45,7 +48,7 @@ class ServerProcess:
         full_env = {**os.environ, **env, "HOST": LOOPBACK, "PORT": str(self.port)}
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
             self.process = subprocess.Popen(
-                argv,
+                [arg.format(port=self.port) for arg in argv],
                 cwd=PROJECT,
                 env=full_env,
                 stdout=out,
@@ -107,4 +110,14 @@ class ServerProcess:
 def service(env: Mapping[str, str], log_dir: Path, cpus: set[int] | None = None) -> Iterator[ServerProcess]:
     """total-service as users start it: `python -m app`."""
     with ServerProcess([sys.executable, "-m", "app"], env, log_dir, cpus=cpus) as server:
+        yield server
+
+
+@contextmanager
+def reference_backend(
+    log_dir: Path, count: int, delay: float = 0.0, cpus: set[int] | None = None
+) -> Iterator[ServerProcess]:
+    """The reference numbers backend, serving 0..count-1 at /numbers."""
+    argv = [sys.executable, "-m", "app.reference_backend", "--port", "{port}", "--count", str(count)]
+    with ServerProcess([*argv, "--delay", str(delay)], {}, log_dir, cpus=cpus) as server:
         yield server

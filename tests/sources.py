@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from app.exact_sum import Chunk
 
@@ -27,7 +27,7 @@ class ListSource:
     async def close(self) -> None:
         self.closed = True
 
-    async def chunks(self) -> AsyncIterator[Chunk]:
+    async def chunks(self) -> AsyncGenerator[Chunk, None]:
         self.fetches += 1
         self.fetching.set()
         if self.gate is not None:
@@ -43,7 +43,7 @@ class FailingSource(ListSource):
         super().__init__([])
         self.error = error
 
-    async def chunks(self) -> AsyncIterator[Chunk]:
+    async def chunks(self) -> AsyncGenerator[Chunk, None]:
         self.fetches += 1
         raise self.error
         yield  # pragma: no cover  (makes this an async generator)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from bench.processes import PROJECT, ServerProcess, service
+from bench.processes import PROJECT, ServerProcess, reference_backend, service
 
 FULL_TOTAL = 50000005000000
 
@@ -59,10 +60,21 @@ async def test_404_and_405_are_problem_json(server: ServerProcess) -> None:
     assert b"<html" not in body.lower()
 
 
-def test_one_access_log_line_per_request(server: ServerProcess) -> None:
-    before = server.stdout().count("GET /healthz")
-    asyncio.run(get(server.url + "/healthz"))
-    assert server.stdout().count("GET /healthz") == before + 1
+async def test_one_access_log_line_per_request_on_stdout(server: ServerProcess) -> None:
+    agent = f"access-log-test-{uuid.uuid4()}"
+    async with (
+        aiohttp.ClientSession(headers={"User-Agent": agent}) as session,
+        session.get(server.url + "/healthz") as response,
+    ):
+        assert response.status == 200
+    # Hypercorn writes the line just after the response: give it a moment.
+    for _ in range(100):
+        if agent in server.stdout():
+            break
+        await asyncio.sleep(0.02)
+    lines = [line for line in server.stdout().splitlines() if agent in line]
+    assert len(lines) == 1
+    assert '"GET /healthz 1.1" 200' in lines[0]
 
 
 async def test_concurrent_requests_share_one_backend_fetch(tmp_path: Path) -> None:
@@ -116,3 +128,31 @@ def test_a_bad_setting_stops_start_up_with_one_line_naming_it() -> None:
     assert "NUMBERS_API_COUNT" in lines[0]
     assert "an integer >= 0" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with reference_backend(tmp_path_factory.mktemp("backend"), count=10_000_001) as process:
+        yield process
+
+
+async def test_total_from_the_reference_backend_process(backend: ServerProcess, tmp_path: Path) -> None:
+    with service({"NUMBERS_API_URL": backend.url + "/numbers"}, tmp_path) as process:
+        status, headers, body = await get(process.url + "/total")
+    assert (status, headers["Content-Type"]) == (200, "application/json")
+    assert body.strip() == b'{"total":%d}' % FULL_TOTAL
+
+
+async def test_a_faulty_backend_gets_a_502_and_the_service_keeps_serving(
+    backend: ServerProcess, tmp_path: Path
+) -> None:
+    with service({"NUMBERS_API_URL": backend.url + "/faults/not-a-number"}, tmp_path) as process:
+        first = await get(process.url + "/total")
+        health = await get(process.url + "/healthz")
+        second = await get(process.url + "/total")
+        stderr = process.stderr()
+    for status, headers, body in (first, second):
+        assert (status, headers["Content-Type"]) == (502, "application/problem+json")
+        assert b"item 2 is a string, not a number" in body
+    assert health[0] == 200
+    assert "Traceback" not in stderr

@@ -1,0 +1,158 @@
+"""A reference numbers backend: `python -m app.reference_backend --port 5001`.
+
+It serves what total-service expects from a real backend, for trying the two together,
+for the end-to-end tests and for the benchmark:
+
+- `GET /numbers`: the JSON array of the numbers 0..count-1, streamed with chunked
+  encoding after `delay` seconds (query parameters `count` and `delay` override the
+  command line's for one request);
+- `GET /json?body=TEXT&piece=BYTES`: TEXT as the body, sent in pieces of BYTES;
+- `GET /faults/<name>`: a misbehaving backend, one fault per name (see FAULTS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+from collections import Counter
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+# Numbers per rendered piece of the body: about 500 KiB of JSON.
+PIECE_NUMBERS = 65_536
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@functools.lru_cache(maxsize=4)
+def rendered(count: int) -> tuple[bytes, ...]:
+    """The JSON array of 0..count-1 as pieces; kept, so that serving it costs no CPU."""
+    if count == 0:
+        return (b"[]",)
+    pieces = [
+        b",".join(b"%d" % n for n in range(start, min(start + PIECE_NUMBERS, count)))
+        for start in range(0, count, PIECE_NUMBERS)
+    ]
+    pieces[0] = b"[" + pieces[0]
+    for index in range(1, len(pieces)):
+        pieces[index] = b"," + pieces[index]
+    pieces[-1] += b"]"
+    return tuple(pieces)
+
+
+async def stream(
+    request: web.Request, pieces: tuple[bytes, ...] | list[bytes], status: int = 200
+) -> web.StreamResponse:
+    response = web.StreamResponse(status=status, headers={"Content-Type": "application/json"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    for piece in pieces:
+        await response.write(piece)
+    await response.write_eof()
+    return response
+
+
+async def numbers(request: web.Request) -> web.StreamResponse:
+    count = int(request.query.get("count", request.app["count"]))
+    await asyncio.sleep(float(request.query.get("delay", request.app["delay"])))
+    return await stream(request, rendered(count))
+
+
+async def echo(request: web.Request) -> web.StreamResponse:
+    body = request.query["body"].encode()
+    size = max(1, int(request.query.get("piece", len(body) or 1)))
+    return await stream(request, [body[i : i + size] for i in range(0, len(body), size)])
+
+
+async def status(request: web.Request) -> web.StreamResponse:
+    code = int(request.match_info["code"])
+    return web.json_response({"error": f"status {code} on purpose"}, status=code)
+
+
+async def flaky(request: web.Request) -> web.StreamResponse:
+    """The first `fail` requests with this `key` get 503, later ones the numbers."""
+    failures: Counter[str] = request.app["failures"]
+    key = request.query["key"]
+    failures[key] += 1
+    if failures[key] <= int(request.query["fail"]):
+        return web.json_response({"error": "try again"}, status=503)
+    return await stream(request, rendered(int(request.query.get("count", 10))))
+
+
+async def slow(request: web.Request) -> web.StreamResponse:
+    """Starts the array, then stalls for `seconds` before finishing it."""
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    await response.write(b"[1, 2, ")
+    await asyncio.sleep(float(request.query.get("seconds", 60)))
+    await response.write(b"3]")
+    await response.write_eof()
+    return response
+
+
+async def drop(request: web.Request) -> web.StreamResponse:
+    """Starts the array, then closes the connection mid-body."""
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    await response.write(b"[1, 2, 3, ")
+    assert request.transport is not None
+    request.transport.close()
+    return response
+
+
+def fixed(body: bytes) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await stream(request, [body])
+
+    return handler
+
+
+FAULTS: dict[str, Handler] = {
+    "garbage": fixed(b"<html>this is not JSON</html>"),
+    "truncated": fixed(b"[1, 2, 3"),
+    "not-a-number": fixed(b'[1, 2, "three", 4]'),
+    "not-an-array": fixed(b'{"numbers": [1, 2, 3]}'),
+    "drop": drop,
+    "slow": slow,
+    "flaky": flaky,
+}
+
+
+async def healthz(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"status": "ok"})
+
+
+def create_backend(count: int, delay: float) -> web.Application:
+    backend = web.Application()
+    backend["count"] = count
+    backend["delay"] = delay
+    backend["failures"] = Counter()
+    backend.router.add_get("/numbers", numbers)
+    backend.router.add_get("/json", echo)
+    backend.router.add_get("/healthz", healthz)
+    backend.router.add_get("/faults/status/{code}", status)
+    for name, handler in FAULTS.items():
+        backend.router.add_get(f"/faults/{name}", handler)
+    return backend
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m app.reference_backend", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5001)
+    parser.add_argument("--count", type=int, default=10_000_001, help="how many numbers /numbers serves")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before /numbers answers")
+    args = parser.parse_args()
+    rendered(args.count)  # before serving, so that the first request is as fast as the rest
+    backend = create_backend(args.count, args.delay)
+    # A short shutdown: a stalled /faults/slow answer must not hold up the exit.
+    web.run_app(backend, host=args.host, port=args.port, access_log=None, shutdown_timeout=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""The HTTP backend client against the reference backend running as a real process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from fractions import Fraction
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from quart import Quart
+from quart.typing import TestClientProtocol as QuartClient
+
+from app.config import Config
+from app.factory import create_app
+from app.numbers_api import HttpNumbers
+from bench.processes import ServerProcess, free_port, reference_backend
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with reference_backend(tmp_path_factory.mktemp("backend"), count=1000) as process:
+        yield process
+
+
+@asynccontextmanager
+async def service(url: str, **settings: Any) -> AsyncIterator[tuple[Quart, QuartClient]]:
+    """The app, serving (so its HTTP session is open), with its backend at `url`."""
+    app = create_app(Config(numbers_api_url=url, **settings))
+    async with app.test_app():
+        yield app, app.test_client()
+
+
+async def total_of(url: str, **settings: Any) -> tuple[int, dict[str, Any], str]:
+    async with service(url, **settings) as (_, client):
+        response = await client.get("/total")
+        return response.status_code, await response.get_json(), response.content_type
+
+
+def json_url(backend: ServerProcess, body: str, piece: int = 3) -> str:
+    """A backend answering `body`, sent in pieces of `piece` bytes."""
+    return f"{backend.url}/json?piece={piece}&body={quote(body)}"
+
+
+async def test_the_numbers_of_a_real_backend(backend: ServerProcess) -> None:
+    status, body, content_type = await total_of(backend.url + "/numbers")
+    assert (status, content_type) == (200, "application/json")
+    assert body == {"total": 499500}
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ("[]", 0),
+        ("[9223372036854775807, 1]", 9223372036854775808),
+        ("[-5, 1234567890123456789012345678901234567890]", 1234567890123456789012345678901234567885),
+        ("[0.1, 0.2, 0.3]", 0.6),
+        ("[1e100, 1.0, -1e100]", 1.0),
+        ("[1000000000000000000000000000001, 0.5]", float(Fraction(10**30 + 1) + Fraction(1, 2))),
+        ("[ 1 ,\n\t2E-5 , -0.0 ]", 1.00002),
+    ],
+)
+async def test_exact_sums_through_http(backend: ServerProcess, document: str, expected: int | float) -> None:
+    status, body, _ = await total_of(json_url(backend, document))
+    assert status == 200
+    assert body == {"total": expected}
+    assert type(body["total"]) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "detail"),
+    [
+        ("/faults/not-a-number", 502, "item 2 is a string, not a number"),
+        ("/faults/garbage", 502, "the body is not a JSON array"),
+        ("/faults/not-an-array", 502, "the body is not a JSON array"),
+        ("/faults/truncated", 502, "the body ends before the JSON array does"),
+        ("/faults/drop", 502, "broke mid-body"),
+        ("/faults/status/500", 502, "answered HTTP 500"),
+        ("/faults/status/404", 502, "answered HTTP 404"),
+        ("/faults/slow?seconds=5", 504, "did not deliver within 0.5 s"),
+    ],
+)
+async def test_a_faulty_backend_is_a_problem_naming_the_fault(
+    backend: ServerProcess, path: str, status: int, detail: str
+) -> None:
+    got_status, body, content_type = await total_of(backend.url + path, numbers_api_timeout=0.5)
+    assert (got_status, content_type) == (status, "application/problem+json")
+    assert body["status"] == status
+    assert detail in body["detail"]
+    assert "total" not in body
+
+
+@pytest.mark.parametrize(
+    ("document", "detail"),
+    [
+        ('[1, 2, true, "x"]', "item 2 is true, not a number"),
+        ("[1, null]", "item 1 is null, not a number"),
+        ("[1, [2]]", "item 1 is an array, not a number"),
+        ('[{"n": 1}]', "item 0 is an object, not a number"),
+        ("[1, NaN]", "item 1 is not a valid JSON number"),
+        ("[1, 2] 3", "the body goes on after the end of the JSON array"),
+        ("[1.7e308, 1.7e308]", "beyond the range of a float"),
+    ],
+)
+async def test_bad_data_is_a_502_naming_what_is_wrong(
+    backend: ServerProcess, document: str, detail: str
+) -> None:
+    status, body, _ = await total_of(json_url(backend, document))
+    assert status == 502
+    assert detail in body["detail"]
+
+
+async def test_an_unreachable_backend_is_a_502() -> None:
+    status, body, _ = await total_of(f"http://127.0.0.1:{free_port()}/numbers", numbers_api_retries=1)
+    assert status == 502
+    assert "cannot reach the numbers backend" in body["detail"]
+
+
+async def test_503_answers_are_retried_within_the_deadline(backend: ServerProcess) -> None:
+    status, body, _ = await total_of(f"{backend.url}/faults/flaky?fail=2&key=retried", numbers_api_retries=2)
+    assert (status, body) == (200, {"total": 45})
+
+
+async def test_retries_give_up_after_numbers_api_retries(backend: ServerProcess) -> None:
+    url = f"{backend.url}/faults/flaky?fail=2&key=gave-up"
+    async with service(url, numbers_api_retries=1) as (_, client):
+        failed = await client.get("/total")
+        # The service keeps serving: the next request is a fresh fetch, and the backend
+        # (its third answer) has recovered.
+        recovered = await client.get("/total")
+    assert failed.status_code == 502
+    assert "answered HTTP 503" in (await failed.get_json())["detail"]
+    assert (recovered.status_code, await recovered.get_json()) == (200, {"total": 45})
+
+
+async def test_one_http_session_for_the_server_lifetime(backend: ServerProcess) -> None:
+    async with service(backend.url + "/numbers") as (app, client):
+        source = app.extensions["totals"].source
+        assert isinstance(source, HttpNumbers)
+        session = source._session
+        assert session is not None
+        await client.get("/total")
+        await client.get("/total")
+        assert source._session is session
+        assert not session.closed
+    assert session.closed
+
+
+def test_config_selects_the_http_backend() -> None:
+    app = create_app(Config(numbers_api_url="http://127.0.0.1:9/numbers"))
+    assert isinstance(app.extensions["totals"].source, HttpNumbers)
