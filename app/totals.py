@@ -36,33 +36,31 @@ class Totals:
         started = time.perf_counter()
         log.info("fetching numbers from the %s", self.source.description)
         try:
-            async with asyncio.timeout(self.deadline):
-                total = await self._sum()
-            result = total.result()
-        except TimeoutError:
-            error: BackendError = BackendTimeoutError(
-                f"the numbers backend did not deliver within {self.deadline:g} s"
-            )
-        except FloatRangeError as out_of_range:
-            error = BackendDataError(str(out_of_range))
-        except BackendError as backend_error:
-            error = backend_error
-        else:
-            log.info("summed %d numbers in %.3f s", total.count, time.perf_counter() - started)
-            return result
-        log.warning("fetch failed after %.3f s: %s", time.perf_counter() - started, error)
-        raise error
-
-    async def _sum(self) -> ExactSum:
-        total = ExactSum()
-        last_yield = time.perf_counter()
-        async with aclosing(self.source.chunks()) as chunks:
-            async for chunk in chunks:
-                total.add(chunk)
-                if time.perf_counter() - last_yield > YIELD_INTERVAL:
-                    await asyncio.sleep(0)
-                    last_yield = time.perf_counter()
+            total, count = await self._sum()
+        except BackendError as error:
+            log.warning("fetch failed after %.3f s: %s", time.perf_counter() - started, error)
+            raise
+        log.info("summed %d numbers in %.3f s", count, time.perf_counter() - started)
         return total
+
+    async def _sum(self) -> tuple[Number, int]:
+        """The total of one fetch and how many numbers it had, within the deadline."""
+        total = ExactSum()
+        try:
+            async with asyncio.timeout(self.deadline), aclosing(self.source.chunks()) as chunks:
+                last_yield = time.perf_counter()
+                async for chunk in chunks:
+                    total.add(chunk)
+                    if time.perf_counter() - last_yield > YIELD_INTERVAL:
+                        await asyncio.sleep(0)
+                        last_yield = time.perf_counter()
+            return total.result(), total.count
+        except TimeoutError:
+            raise BackendTimeoutError(
+                f"the numbers backend did not deliver within {self.deadline:g} s"
+            ) from None
+        except FloatRangeError as error:
+            raise BackendDataError(str(error)) from None
 
 
 def install(app: Quart, source: NumbersSource, deadline: float) -> None:
