@@ -16,7 +16,6 @@ def create_app(config: Config | None = None, source: NumbersSource | None = None
     """
     config = Config.from_env() if config is None else config
     app = Quart(__name__)
-    app.config["SERVICE"] = config
     totals.install(app, numbers_source(config) if source is None else source, config.numbers_api_timeout)
     app.register_blueprint(total.blueprint)
     app.register_blueprint(health.blueprint)
