@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -36,6 +37,7 @@ class SingleFlight(Generic[T]):
             # A task of its own: a caller that goes away (a client disconnecting) does
             # not cancel the run the other callers are waiting for.
             self._running = asyncio.create_task(self._run(self._waiters))
+            self._running.add_done_callback(functools.partial(self._cancel_if_cancelled, self._waiters))
         waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         return await waiter
@@ -57,3 +59,12 @@ class SingleFlight(Generic[T]):
                 waiter.set_exception(failure)
             for _ in range(TURNS_BETWEEN_WAKE_UPS):
                 await asyncio.sleep(0)
+
+    def _cancel_if_cancelled(self, waiters: list[asyncio.Future[T]], run: asyncio.Task[None]) -> None:
+        """A run cancelled (the loop shutting down), even before it started, cancels its callers."""
+        if not run.cancelled():
+            return
+        if self._waiters is waiters:
+            self._waiters = None
+        for waiter in waiters:
+            waiter.cancel()

@@ -79,3 +79,21 @@ async def test_a_caller_that_goes_away_does_not_cancel_the_others() -> None:
         await leaving
     work.release.set()
     assert await staying == 1
+
+
+@pytest.mark.parametrize("turns_before_cancel", [0, 3])
+async def test_a_cancelled_run_cancels_its_callers_and_the_next_run_is_fresh(
+    turns_before_cancel: int,
+) -> None:
+    work = Work()
+    flight = SingleFlight(work)
+    (caller,) = await started(flight, 1)
+    for _ in range(turns_before_cancel):  # 0: cancelled before it starts; 3: while it works
+        await asyncio.sleep(0)
+    running = flight._running
+    assert running is not None
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    work.release.set()
+    assert await flight.run() == work.runs
