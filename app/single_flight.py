@@ -29,6 +29,7 @@ class SingleFlight(Generic[T]):
         self._work = work
         # The callers of the run in progress; None when no run is in progress.
         self._waiters: list[asyncio.Future[T]] | None = None
+        # The latest run's task, held here because the event loop holds tasks only weakly.
         self._running: asyncio.Task[None] | None = None
 
     async def run(self) -> T:
