@@ -25,7 +25,6 @@ class BackendStatusError(BackendError):
 
     def __init__(self, status: int) -> None:
         super().__init__(f"the numbers backend answered HTTP {status}")
-        self.backend_status = status
 
 
 class BackendConnectionError(BackendError):

@@ -42,10 +42,8 @@ def rendered(count: int) -> tuple[bytes, ...]:
     return tuple(pieces)
 
 
-async def stream(
-    request: web.Request, pieces: tuple[bytes, ...] | list[bytes], status: int = 200
-) -> web.StreamResponse:
-    response = web.StreamResponse(status=status, headers={"Content-Type": "application/json"})
+async def stream(request: web.Request, pieces: tuple[bytes, ...] | list[bytes]) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
     response.enable_chunked_encoding()
     await response.prepare(request)
     for piece in pieces:

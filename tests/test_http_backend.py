@@ -111,13 +111,21 @@ async def test_bad_data_is_a_502_naming_what_is_wrong(
     assert detail in body["detail"]
 
 
-async def test_an_unreachable_backend_is_a_502() -> None:
-    status, body, _ = await total_of(f"http://127.0.0.1:{free_port()}/numbers", numbers_api_retries=1)
+async def test_an_unreachable_backend_is_retried_then_a_502(caplog: pytest.LogCaptureFixture) -> None:
+    status, body, _ = await total_of(f"http://127.0.0.1:{free_port()}/numbers", numbers_api_retries=2)
     assert status == 502
     assert "cannot reach the numbers backend" in body["detail"]
+    assert sum("retrying the numbers backend" in r.getMessage() for r in caplog.records) == 2
 
 
-async def test_503_answers_are_retried_within_the_deadline(backend: ServerProcess) -> None:
+async def test_retries_stay_inside_the_deadline(backend: ServerProcess) -> None:
+    url = f"{backend.url}/faults/flaky?fail=1000&key=deadline"
+    status, body, _ = await total_of(url, numbers_api_retries=20, numbers_api_timeout=0.3)
+    assert status == 504
+    assert "did not deliver within 0.3 s" in body["detail"]
+
+
+async def test_503_answers_are_retried(backend: ServerProcess) -> None:
     status, body, _ = await total_of(f"{backend.url}/faults/flaky?fail=2&key=retried", numbers_api_retries=2)
     assert (status, body) == (200, {"total": 45})
 
