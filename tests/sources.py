@@ -6,6 +6,15 @@ import asyncio
 from collections.abc import AsyncGenerator, Sequence
 
 from app.exact_sum import Chunk
+from app.json_array import NumberArrayParser
+
+
+def parsed(body: bytes) -> list[Chunk]:
+    """The chunks the HTTP backend's parser makes of `body`, a whole JSON array."""
+    parser = NumberArrayParser()
+    chunks = list(parser.feed(body))
+    parser.close()
+    return chunks
 
 
 class ListSource:

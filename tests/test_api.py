@@ -15,7 +15,7 @@ from quart.typing import TestClientProtocol as QuartClient
 from app.config import Config
 from app.factory import create_app
 from app.numbers_api import NumbersSource
-from tests.sources import FailingSource, ListSource
+from tests.sources import FailingSource, ListSource, parsed
 
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
 
@@ -44,7 +44,7 @@ async def test_head_total_has_the_headers_of_get(client: QuartClient) -> None:
 
 
 async def test_a_float_total_is_a_json_number() -> None:
-    async with serving(ListSource([[0.1, 0.2, 0.3], np.arange(3, dtype=np.int64)])) as client:
+    async with serving(ListSource([*parsed(b"[0.1, 0.2, 0.3]"), np.arange(3, dtype=np.int64)])) as client:
         response = await client.get("/total")
     assert await response.get_json() == {"total": 3.6}
 

@@ -8,12 +8,34 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.exact_sum import ExactSum, FloatRangeError, integer_array_sum
+from app.exact_sum import (
+    MIN_EXPONENT,
+    Chunk,
+    Decimals,
+    ExactSum,
+    FloatRangeError,
+    Number,
+    check_decimal,
+    integer_array_sum,
+)
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 
 
-def exact(*chunks: list[int | float]) -> int | float:
+def decimal(mantissa: int, exponent: int) -> Decimals:
+    chunk = Decimals()
+    chunk.add_decimal(mantissa, exponent)
+    return chunk
+
+
+def integers(*values: int) -> Decimals:
+    chunk = Decimals()
+    for value in values:
+        chunk.add_integer(value)
+    return chunk
+
+
+def exact(*chunks: Chunk) -> Number:
     total = ExactSum()
     for chunk in chunks:
         total.add(chunk)
@@ -38,57 +60,119 @@ def test_integer_array_sum_of_extremes() -> None:
 
 
 def test_integers_beyond_int64_are_exact() -> None:
-    assert exact([9223372036854775807, 1]) == 9223372036854775808
-    assert exact([10**40, -(10**39)], [-5]) == 9 * 10**39 - 5
+    assert exact(integers(9223372036854775807, 1)) == 9223372036854775808
+    assert exact(integers(10**40, -(10**39)), integers(-5)) == 9 * 10**39 - 5
 
 
 def test_an_empty_list_sums_to_integer_zero() -> None:
-    result = exact([])
+    result = exact(np.array([], dtype=np.int64))
     assert result == 0
     assert isinstance(result, int)
 
 
-def test_floats_are_rounded_once() -> None:
-    assert exact([0.1, 0.2, 0.3]) == 0.6
-    assert exact([1e100, 1.0, -1e100]) == 1.0
-    # 10**30 + 0.5 rounds to the float nearest 10**30 + 0.5, not via float(10**30) first.
-    assert exact([10**30 + 1], [0.5]) == float(Fraction(10**30 + 1) + Fraction(1, 2))
+def test_decimals_are_summed_exactly_and_rounded_once() -> None:
+    assert exact(decimal(1, -1), decimal(2, -1)) == 0.3
+    assert exact(decimal(3, -1), decimal(-1, -1), decimal(-2, -1)) == 0.0
+    assert exact(decimal(1, 23), integers(-(10**23))) == 0.0
+    # 10**30 + 1 + 0.5 is rounded once, not via float(10**30 + 1) first.
+    assert exact(integers(10**30 + 1), decimal(5, -1)) == float(Fraction(10**30 + 1) + Fraction(1, 2))
 
 
-def test_one_float_makes_the_result_a_float() -> None:
-    result = exact([1, 2], [-0.0])
+def test_one_decimal_makes_the_result_a_float() -> None:
+    result = exact(integers(1, 2), decimal(0, 0))
     assert result == 3.0
     assert isinstance(result, float)
 
 
+def test_an_exact_zero_is_positive() -> None:
+    result = exact(decimal(0, -1), decimal(5, -1), decimal(-5, -1))
+    assert math.copysign(1.0, result) == 1.0
+
+
 def test_a_sum_beyond_the_float_range_is_an_error() -> None:
     with pytest.raises(FloatRangeError):
-        exact([1.7e308, 1.7e308])
+        exact(decimal(17, 307), decimal(17, 307))
     with pytest.raises(FloatRangeError):
-        exact([10**400], [0.5])
+        exact(integers(10**400), decimal(5, -1))
 
 
 def test_the_count_covers_every_chunk() -> None:
     total = ExactSum()
     total.add(np.arange(5, dtype=np.int64))
-    total.add([1.5, 2])
+    total.add(decimal(15, -1))
+    total.add(integers(2))
     assert total.count == 7
 
 
-NUMBERS = st.one_of(
-    st.integers(min_value=-(10**30), max_value=10**30),
-    st.floats(allow_nan=False, allow_infinity=False, max_value=1e300, min_value=-1e300),
+@pytest.mark.parametrize(
+    ("mantissa", "exponent", "accepted"),
+    [
+        (0, 10**9, True),  # zero, whatever its exponent
+        (1, MIN_EXPONENT, True),
+        (1, MIN_EXPONENT - 1, False),
+        (17976931348623157, 292, True),  # the largest float
+        (17976931348623158, 292, True),  # rounds down to it
+        (17976931348623159, 292, False),  # rounds to infinity
+        (-(10**309), 0, False),
+        (10**309, -1, True),  # 10**308, written with a trailing zero
+    ],
+)
+def test_check_decimal_accepts_what_rounds_to_a_finite_float(
+    mantissa: int, exponent: int, accepted: bool
+) -> None:
+    digits = len(str(abs(mantissa))) if mantissa else 0
+    if accepted:
+        check_decimal(mantissa, digits, exponent)
+    else:
+        with pytest.raises(FloatRangeError):
+            check_decimal(mantissa, digits, exponent)
+
+
+MANTISSAS = st.integers(min_value=-(10**18) + 1, max_value=10**18 - 1)
+
+
+@given(st.lists(st.tuples(MANTISSAS, st.integers(min_value=0, max_value=18)), max_size=300))
+def test_bulk_decimals_are_exact(pairs: list[tuple[int, int]]) -> None:
+    chunk = Decimals()
+    chunk.add_scaled(np.array([m for m, _ in pairs], np.int64), np.array([s for _, s in pairs], np.int64))
+    expected = sum((Fraction(m, 10**s) for m, s in pairs), Fraction(0))
+    total = Fraction(chunk.integers) + sum(
+        (Fraction(m) * Fraction(10) ** e for e, m in chunk.by_exponent.items()), Fraction(0)
+    )
+    assert total == expected
+    assert chunk.count == len(pairs)
+
+
+def test_bulk_decimals_at_the_limits_of_int64() -> None:
+    mantissas = np.full(100_000, 10**18 - 1, np.int64)
+    scales = np.arange(100_000, dtype=np.int64) % 19
+    chunk = Decimals()
+    chunk.add_scaled(mantissas, scales)
+    expected = sum(Fraction(10**18 - 1, 10 ** int(s)) for s in scales)
+    assert exact(chunk) == float(expected)
+
+
+DECIMAL_TERMS = st.tuples(
+    st.integers(min_value=-(10**30), max_value=10**30), st.integers(min_value=MIN_EXPONENT, max_value=280)
 )
 
 
-@given(st.lists(st.lists(NUMBERS, max_size=20), max_size=5))
-def test_the_result_is_the_number_nearest_the_exact_sum(chunks: list[list[int | float]]) -> None:
-    values = [v for chunk in chunks for v in chunk]
-    reference = sum(map(Fraction, values), Fraction(0))
-    result = exact(*chunks)
-    if any(isinstance(v, float) for v in values):
+@given(st.lists(st.lists(DECIMAL_TERMS, max_size=10), max_size=5), st.lists(st.integers(), max_size=5))
+def test_the_result_is_the_float_nearest_the_exact_sum(
+    chunks: list[list[tuple[int, int]]], whole: list[int]
+) -> None:
+    parts = []
+    for terms in chunks:
+        chunk = Decimals()
+        for mantissa, exponent in terms:
+            chunk.add_decimal(mantissa, exponent)
+        parts.append(chunk)
+    reference = sum(whole, Fraction(0)) + sum(
+        (Fraction(m) * Fraction(10) ** e for terms in chunks for m, e in terms), Fraction(0)
+    )
+    result = exact(integers(*whole), *parts)
+    if any(chunks):
         assert isinstance(result, float)
         assert result == float(reference)
-        assert math.isfinite(result)
     else:
         assert result == reference

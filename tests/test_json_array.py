@@ -4,44 +4,48 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
+from decimal import Decimal
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from app.backend_errors import BackendDataError
-from app.exact_sum import ExactSum, FloatRangeError, Number
-from app.json_array import MAX_ITEM_BYTES, NumberArrayParser
+from app.exact_sum import Decimals, ExactSum, FloatRangeError, Number
+from app.json_array import BULK_BYTES, EXACT_BATCH, MAX_ITEM_BYTES, NumberArrayParser
 
 WHITESPACE = st.text(" \t\n\r", max_size=3)
 INTEGERS = st.one_of(
     st.integers(min_value=-(2**63), max_value=2**64),
     st.integers(min_value=-(10**45), max_value=10**45),
 ).map(str)
-FLOATS = st.one_of(
+DECIMALS = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300).map(repr),
     st.builds(
         lambda mantissa, fraction, marker, exponent: f"{mantissa}{fraction}{marker}{exponent}",
         st.integers(min_value=-(10**20), max_value=10**20),
-        st.sampled_from(["", ".5", ".25", ".0", ".000123"]),
+        st.sampled_from(["", ".5", ".25", ".0", ".000123", ".1000000000000000055511151231257827"]),
         st.sampled_from(["e", "E", "e+", "E-", "e-"]),
-        st.integers(min_value=0, max_value=300),
+        st.integers(min_value=0, max_value=400),
     ),
-    st.just("-0.0"),
+    # Short decimals without an exponent: the bulk path's numbers.
+    st.builds(
+        lambda whole, fraction: f"{whole}.{fraction}",
+        st.integers(min_value=-(10**9), max_value=10**9),
+        st.from_regex(r"[0-9]{1,12}", fullmatch=True),
+    ),
+    st.sampled_from(["-0.0", "0.1", "0.2", "-0.3", "1e23", "0e999", "1e-1100"]),
 ).filter(lambda text: math.isfinite(float(text)))
-NUMBER_TEXTS = st.lists(st.one_of(INTEGERS, INTEGERS, FLOATS), max_size=40)
-
-
-def value_of(text: str) -> Number:
-    """What a JSON number denotes, parsed the plain Python way."""
-    return float(text) if any(c in text for c in ".eE") else int(text)
+NUMBER_TEXTS = st.lists(st.one_of(INTEGERS, INTEGERS, DECIMALS), max_size=40)
 
 
 def reference_total(texts: list[str]) -> Number:
-    values = [value_of(t) for t in texts]
-    exact = sum(map(Fraction, values), Fraction(0))
-    if any(isinstance(v, float) for v in values):
+    """The exact sum of the numbers as written; the float nearest it if any is not an integer."""
+    exact = sum((Fraction(Decimal(text)) for text in texts), Fraction(0))
+    if any(c in text for text in texts for c in ".eE"):
         return float(exact)
     return int(exact)
 
@@ -146,10 +150,18 @@ def test_a_body_that_is_not_one_array_of_numbers_is_rejected(body: bytes) -> Non
         (b"[9223372036854775807, 1]", 9223372036854775808),
         (b"[-9223372036854775808, -1]", -9223372036854775809),
         (b"[1234567890123456789012345678901234567890, -1]", 1234567890123456789012345678901234567889),
+        # The float nearest the exact decimal sum, not the sum of each number's nearest float.
+        (b"[0.1, 0.2]", 0.3),
+        (b"[0.3, -0.1, -0.2]", 0.0),
+        (b"[1e23, -100000000000000000000000]", 0.0),
         (b"[0.1, 0.2, 0.3]", 0.6),
         (b"[1e100, 1.0, -1e100]", 1.0),
         (b"[1000000000000000000000000000000, 0.5]", float(Fraction(10**30) + Fraction(1, 2))),
         (b"[1, 1e3, -0.0, 2E-5]", 1001.00002),
+        # The finest digit accepted, and a zero with any exponent.
+        (b"[1e-1100, 1]", 1.0),
+        (b"[0e99999, 2]", 2.0),
+        (b"[1.7976931348623157e308]", 1.7976931348623157e308),
     ],
 )
 def test_examples_from_the_contract(body: bytes, expected: Number) -> None:
@@ -158,27 +170,119 @@ def test_examples_from_the_contract(body: bytes, expected: Number) -> None:
     assert type(result) is type(expected)
 
 
+@pytest.mark.parametrize("body", [b"[-0.0]", b"[0.5, -0.5]", b"[-0.0, -0e5]"])
+def test_a_zero_total_is_positive_zero(body: bytes) -> None:
+    result = total_of([body])
+    assert result == 0.0
+    assert math.copysign(1.0, result) == 1.0
+
+
 def test_a_sum_beyond_the_float_range_is_an_error() -> None:
     with pytest.raises(FloatRangeError):
         total_of([b"[1.7e308, 1.7e308]"])
 
 
-def test_a_float_literal_beyond_the_float_range_is_bad_data() -> None:
-    with pytest.raises(BackendDataError, match="item 1 is beyond the range of a float"):
-        total_of([b"[1, 1e400]"])
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("1e400", "is beyond the range of a float"),
+        ("-1.7976931348623159e308", "is beyond the range of a float"),  # rounds to -inf
+        ("1e-1101", "has a digit finer than 10**-1100"),
+        ("0.5e-1100", "has a digit finer than 10**-1100"),
+    ],
+)
+def test_a_number_outside_the_accepted_range_is_bad_data(item: str, message: str) -> None:
+    with pytest.raises(BackendDataError, match=f"item 1 {re.escape(message)}"):
+        total_of([f"[1, {item}]".encode()])
+
+
+@given(st.integers(min_value=1, max_value=10**20), st.integers(min_value=285, max_value=310))
+def test_the_float_range_is_the_range_that_rounds_to_a_finite_float(mantissa: int, exponent: int) -> None:
+    text = f"{mantissa}e{exponent - len(str(mantissa))}"
+    if math.isfinite(float(text)):
+        assert total_of([f"[{text}]".encode()]) == float(text)
+    else:
+        with pytest.raises(BackendDataError, match="beyond the range of a float"):
+            total_of([f"[{text}]".encode()])
 
 
 def test_an_endless_item_is_rejected_before_it_fills_memory() -> None:
     parser = NumberArrayParser()
-    parser.feed(b"[1, ")
-    parser.feed(b"9" * (MAX_ITEM_BYTES - 1))  # with the space before it: the limit, not over
+    list(parser.feed(b"[1, "))
+    list(parser.feed(b"9" * MAX_ITEM_BYTES))
     with pytest.raises(BackendDataError, match="item 1 is longer than"):
         parser.feed(b"9")
 
 
-def test_plain_int64_numbers_come_out_as_one_compact_array_per_piece() -> None:
+def test_a_long_run_of_whitespace_is_skipped_without_being_kept() -> None:
+    body = b"[1," + b" " * 200_000 + b"2" + b"\n" * 200_000 + b"]"
     parser = NumberArrayParser()
-    chunks = parser.feed(b"[1,2,3,4")
+    total = ExactSum()
+    for start in range(0, len(body), 65_536):
+        for chunk in parser.feed(body[start : start + 65_536]):
+            total.add(chunk)
+        assert len(parser._unparsed) <= 2
+    parser.close()
+    assert total.result() == 3
+
+
+def test_whitespace_kept_between_pieces_still_separates_items() -> None:
+    with pytest.raises(BackendDataError, match="item 0 is not a valid JSON number"):
+        total_of([b"[1", b"    ", b"2]"])
+
+
+def test_plain_int64_numbers_come_out_as_one_compact_array_per_piece() -> None:
+    chunks = list(NumberArrayParser().feed(b"[1,2,3,4"))
     assert len(chunks) == 1
-    assert chunks[0].tolist() == [1, 2, 3]  # type: ignore[union-attr]
-    assert str(chunks[0].dtype) == "int64"  # type: ignore[union-attr]
+    assert isinstance(chunks[0], np.ndarray)
+    assert chunks[0].tolist() == [1, 2, 3]
+    assert chunks[0].dtype == np.int64
+
+
+def test_a_wide_integer_costs_only_its_own_slow_path() -> None:
+    numbers = list(range(5000))
+    numbers[2500] = 2**70
+    body = ("[" + ",".join(map(str, numbers)) + "]").encode()
+    parser = NumberArrayParser()
+    chunks = list(parser.feed(body))
+    arrays = [chunk for chunk in chunks if isinstance(chunk, np.ndarray)]
+    assert sum(len(array) for array in arrays) == 4999  # the neighbours, as int64 arrays
+    total = ExactSum()
+    for chunk in chunks:
+        total.add(chunk)
+    assert total.result() == sum(numbers)
+
+
+def test_short_decimals_are_parsed_in_bulk_with_their_scales() -> None:
+    texts = ["0.5", "-12.25", "3", "0.000123", "-0.0", "123456789.123456789"]
+    chunks = list(NumberArrayParser().feed(("[" + ",".join(texts) + "]").encode()))
+    assert len(chunks) == 1
+    (chunk,) = chunks
+    assert isinstance(chunk, Decimals)
+    assert chunk.count == len(texts)
+    # Each number whole, as its digits at its scale: -12.25 is -1225 at 10**-2.
+    assert chunk.integers == 3
+    assert chunk.by_exponent == {-1: 5, -2: -1225, -6: 123, -9: 123456789123456789}
+
+
+def test_a_body_of_slow_items_comes_in_small_chunks() -> None:
+    # Every item needs the exact parser: it hands over at most EXACT_BATCH at a time, so
+    # that the event loop gets a turn between batches.
+    texts = [f"{n}e-3" for n in range(3 * EXACT_BATCH + 7)]
+    chunks = list(NumberArrayParser().feed(("[" + ",".join(texts) + "]").encode()))
+    assert [chunk.count for chunk in chunks if isinstance(chunk, Decimals)] == [EXACT_BATCH] * 3 + [7]
+
+
+def test_a_long_piece_of_decimals_is_parsed_in_parts() -> None:
+    body = ("[" + ",".join(["0.25"] * 20_000) + "]").encode()  # 100 KB
+    chunks = list(NumberArrayParser().feed(body))
+    counts = [chunk.count for chunk in chunks if isinstance(chunk, Decimals)]
+    assert sum(counts) == 20_000
+    assert max(counts) <= BULK_BYTES // len("0.25,") + 1
+
+
+def test_the_iterator_parses_lazily() -> None:
+    chunks = NumberArrayParser().feed(b'[1.5, 2.5, "three"]')
+    # Framing happened; the bad item is found only when the chunks are parsed.
+    with pytest.raises(BackendDataError, match="item 2 is a string"):
+        list(chunks)
