@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -11,6 +13,10 @@ from urllib.parse import urlsplit
 T = TypeVar("T")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Retries beyond this wait longer than any sensible deadline: the backoff is capped at 2 s.
+MAX_RETRIES = 10
+# A DNS name (RFC 1123): dot-separated labels of letters, digits and inner hyphens.
+_HOST_NAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
 
 
 class ConfigError(ValueError):
@@ -24,7 +30,8 @@ class Config:
     numbers_api_url: str | None = None
     numbers_api_delay: float = 1.0
     numbers_api_count: int = 10_000_001
-    numbers_api_timeout: float = 10.0
+    # Below the grace period, so that a fetch under way at SIGTERM ends in time to be answered.
+    numbers_api_timeout: float = 7.0
     numbers_api_retries: int = 2
     log_level: str = "INFO"
     # Cloud Foundry kills an instance 10 s after SIGTERM; in-flight requests get 8 of them.
@@ -55,10 +62,21 @@ class Config:
                 "a number of seconds > 0",
             ),
             numbers_api_retries=_read(
-                env, "NUMBERS_API_RETRIES", defaults.numbers_api_retries, _count, "an integer >= 0"
+                env,
+                "NUMBERS_API_RETRIES",
+                defaults.numbers_api_retries,
+                _retries,
+                f"an integer from 0 to {MAX_RETRIES}",
             ),
             log_level=_read(
                 env, "LOG_LEVEL", defaults.log_level, _log_level, "one of " + ", ".join(LOG_LEVELS)
+            ),
+            graceful_timeout=_read(
+                env,
+                "GRACEFUL_TIMEOUT",
+                defaults.graceful_timeout,
+                _positive_seconds,
+                "a number of seconds > 0",
             ),
         )
 
@@ -75,8 +93,11 @@ def _read(env: Mapping[str, str], name: str, default: T, parse: Callable[[str], 
 
 
 def _host(raw: str) -> str:
-    if not raw or any(c.isspace() for c in raw):
-        raise ValueError(raw)
+    try:
+        ipaddress.ip_address(raw)
+    except ValueError:
+        if len(raw) > 253 or not _HOST_NAME.fullmatch(raw):
+            raise
     return raw
 
 
@@ -92,6 +113,13 @@ def _count(raw: str) -> int:
     if count < 0:
         raise ValueError(raw)
     return count
+
+
+def _retries(raw: str) -> int:
+    retries = _count(raw)
+    if retries > MAX_RETRIES:
+        raise ValueError(raw)
+    return retries
 
 
 def _seconds(raw: str) -> float:
@@ -113,7 +141,8 @@ def _http_url(raw: str) -> str | None:
     if not raw:
         return None
     parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    # .port raises ValueError for a port that is not a number from 0 to 65535.
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.port == 0:
         raise ValueError(raw)
     return raw
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Protocol
 
 import aiohttp
@@ -94,7 +95,7 @@ class HttpNumbers:
 
     async def chunks(self) -> AsyncGenerator[Chunk, None]:
         parser = NumberArrayParser()
-        async with await self._answer() as response:
+        async with self._answer() as response:
             try:
                 async for piece in response.content.iter_chunked(HTTP_READ_SIZE):
                     for chunk in parser.feed(piece):
@@ -105,8 +106,12 @@ class HttpNumbers:
                 ) from None
         parser.close()
 
-    async def _answer(self) -> aiohttp.ClientResponse:
-        """The backend's 2xx answer, asking again after connection failures and 502/503/504."""
+    @asynccontextmanager
+    async def _answer(self) -> AsyncIterator[aiohttp.ClientResponse]:
+        """The backend's 2xx answer, asking again after connection failures and 502/503/504.
+
+        Every answer is released when its block ends, so its connection goes back to the pool.
+        """
         if self._session is None:
             raise RuntimeError("HttpNumbers used before open()")
         failure: BackendError | None = None
@@ -121,10 +126,11 @@ class HttpNumbers:
             except aiohttp.ClientError as error:
                 failure = BackendConnectionError(f"cannot reach the numbers backend: {error}")
                 continue
-            if 200 <= response.status < 300:
-                return response
-            response.release()
-            failure = BackendStatusError(response.status)
+            async with response:
+                if 200 <= response.status < 300:
+                    yield response
+                    return
+                failure = BackendStatusError(response.status)
             if response.status not in RETRY_STATUSES:
                 break
         assert failure is not None  # the loop runs at least once

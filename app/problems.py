@@ -8,6 +8,7 @@ from quart import Quart, Response
 from werkzeug.exceptions import HTTPException
 
 from app.backend_errors import BackendError
+from app.totals import ShuttingDownError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -31,6 +32,12 @@ async def _backend_error(error: BackendError) -> Response:
     return problem(error.status, error.title, str(error))
 
 
+async def _shutting_down(error: ShuttingDownError) -> Response:
+    # Another instance, or this one restarted, can answer the retry.
+    return problem(503, "Service shutting down", str(error), {"Retry-After": "1"})
+
+
 def register(app: Quart) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(BackendError, _backend_error)
+    app.register_error_handler(ShuttingDownError, _shutting_down)

@@ -70,12 +70,12 @@ async def status(request: web.Request) -> web.StreamResponse:
 
 
 async def flaky(request: web.Request) -> web.StreamResponse:
-    """The first `fail` requests with this `key` get 503, later ones the numbers."""
+    """The first `fail` requests with this `key` get `status` (default 503), later ones the numbers."""
     failures: Counter[str] = request.app["failures"]
     key = request.query["key"]
     failures[key] += 1
     if failures[key] <= int(request.query["fail"]):
-        return web.json_response({"error": "try again"}, status=503)
+        return web.json_response({"error": "try again"}, status=int(request.query.get("status", 503)))
     return await stream(request, rendered(int(request.query.get("count", 10))))
 
 

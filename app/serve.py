@@ -1,22 +1,32 @@
-"""`python -m app`: serve the app with Hypercorn on HOST:PORT."""
+"""`python -m app`: serve the app with Hypercorn on HOST:PORT, and shut down gracefully."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
+from quart import Quart
 
+from app import totals
 from app.access_log import AccessLogger
 from app.config import Config, ConfigError
 from app.factory import create_app
 
+log = logging.getLogger(__name__)
+
+# Requests still waiting for a fetch this long before the grace period ends are answered
+# 503: time enough to write the answers before Hypercorn cancels whatever is left.
+ANSWER_MARGIN = 0.5
+
 
 def hypercorn_config(config: Config) -> HypercornConfig:
     server = HypercornConfig()
-    server.bind = [f"{config.host}:{config.port}"]
+    host = f"[{config.host}]" if ":" in config.host else config.host  # an IPv6 address
+    server.bind = [f"{host}:{config.port}"]
     server.accesslog = "-"  # one line per request, on stdout
     server.logger_class = AccessLogger
     # Server messages go through the root logger at LOG_LEVEL, like the app's own; the
@@ -27,6 +37,27 @@ def hypercorn_config(config: Config) -> HypercornConfig:
     return server
 
 
+async def serve_until_signalled(app: Quart, config: Config) -> None:
+    """Serve until SIGTERM or SIGINT; then stop accepting and give requests the grace period.
+
+    Requests that a fetch cannot answer in time get 503 just before the grace period ends,
+    rather than being cancelled by Hypercorn with an empty 500.
+    """
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+
+    def begin_shutdown(signal_name: str) -> None:
+        if stopping.is_set():
+            return
+        log.info("%s: shutting down; requests in flight have %g s", signal_name, config.graceful_timeout)
+        stopping.set()
+        loop.call_later(max(0.0, config.graceful_timeout - ANSWER_MARGIN), totals.of(app).stop)
+
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, begin_shutdown, signal_number.name)
+    await serve(app, hypercorn_config(config), shutdown_trigger=stopping.wait)
+
+
 def main() -> int:
     try:
         config = Config.from_env()
@@ -34,7 +65,9 @@ def main() -> int:
         print(f"total-service: configuration error: {error}", file=sys.stderr)
         return 2
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Without a shutdown trigger Hypercorn handles SIGTERM and SIGINT itself: it stops
-    # accepting, lets in-flight requests finish within graceful_timeout, then returns.
-    asyncio.run(serve(create_app(config), hypercorn_config(config)))
+    try:
+        asyncio.run(serve_until_signalled(create_app(config), config))
+    except OSError as error:  # the address cannot be bound: in use, or not this machine's
+        print(f"total-service: cannot serve on {config.host}:{config.port}: {error}", file=sys.stderr)
+        return 1
     return 0

@@ -31,6 +31,8 @@ class SingleFlight(Generic[T]):
         self._waiters: list[asyncio.Future[T]] | None = None
         # The latest run's task, held here because the event loop holds tasks only weakly.
         self._running: asyncio.Task[None] | None = None
+        # Every caller not answered yet, of the run in progress or of one still waking its callers.
+        self._unanswered: set[asyncio.Future[T]] = set()
 
     async def run(self) -> T:
         if self._waiters is None:
@@ -41,7 +43,19 @@ class SingleFlight(Generic[T]):
             self._running.add_done_callback(functools.partial(self._cancel_if_cancelled, self._waiters))
         waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
-        return await waiter
+        self._unanswered.add(waiter)
+        try:
+            return await waiter
+        finally:
+            self._unanswered.discard(waiter)
+
+    def abandon(self, error: Exception) -> None:
+        """Fail every caller not answered yet with `error`, and cancel the latest run."""
+        for waiter in self._unanswered:
+            if not waiter.done():
+                waiter.set_exception(error)
+        if self._running is not None:
+            self._running.cancel()
 
     async def _run(self, waiters: list[asyncio.Future[T]]) -> None:
         try:

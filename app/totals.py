@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 YIELD_INTERVAL = 0.001
 
 
+class ShuttingDownError(Exception):
+    """The service is shutting down: the request will not get a total."""
+
+
 class Totals:
     """Computes totals from `source` within `deadline` seconds; overlapping requests share a fetch."""
 
@@ -28,9 +32,17 @@ class Totals:
         self.source = source
         self.deadline = deadline
         self._flight = SingleFlight(self._fetch)
+        self._stopped = False
 
     async def current(self) -> Number:
+        if self._stopped:
+            raise ShuttingDownError("the service is shutting down")
         return await self._flight.run()
+
+    def stop(self) -> None:
+        """Answer every request still waiting for a fetch, and every later one, with ShuttingDownError."""
+        self._stopped = True
+        self._flight.abandon(ShuttingDownError("the service is shutting down before the numbers arrived"))
 
     async def _fetch(self) -> Number:
         started = time.perf_counter()

@@ -25,6 +25,7 @@ def test_every_variable_is_read() -> None:
             "NUMBERS_API_TIMEOUT": "3",
             "NUMBERS_API_RETRIES": "0",
             "LOG_LEVEL": "debug",
+            "GRACEFUL_TIMEOUT": "25",
         }
     )
     assert config == Config(
@@ -36,7 +37,19 @@ def test_every_variable_is_read() -> None:
         numbers_api_timeout=3.0,
         numbers_api_retries=0,
         log_level="DEBUG",
+        graceful_timeout=25.0,
     )
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "::1", "localhost", "total-service.internal"])
+def test_a_host_is_a_name_or_an_address(host: str) -> None:
+    assert Config.from_env({"HOST": host}).host == host
+
+
+def test_by_default_a_fetch_ends_within_the_grace_period() -> None:
+    # A fetch under way at SIGTERM then ends, with a total or a 504, before the server stops.
+    config = Config()
+    assert config.numbers_api_timeout < config.graceful_timeout
 
 
 def test_an_empty_url_means_the_simulated_backend() -> None:
@@ -56,7 +69,14 @@ def test_an_empty_url_means_the_simulated_backend() -> None:
         ("NUMBERS_API_DELAY", "nan", "a number of seconds >= 0"),
         ("NUMBERS_API_DELAY", "inf", "a number of seconds >= 0"),
         ("NUMBERS_API_TIMEOUT", "0", "a number of seconds > 0"),
-        ("NUMBERS_API_RETRIES", "two", "an integer >= 0"),
+        ("NUMBERS_API_RETRIES", "two", "an integer from 0 to 10"),
+        ("NUMBERS_API_RETRIES", "1100", "an integer from 0 to 10"),
+        ("HOST", "foo:bar", "a host name or IP address"),
+        ("HOST", "-host", "a host name or IP address"),
+        ("HOST", "a..b", "a host name or IP address"),
+        ("NUMBERS_API_URL", "http://127.0.0.1:99999/numbers", "an http:// or https:// URL"),
+        ("NUMBERS_API_URL", "http://127.0.0.1:0/numbers", "an http:// or https:// URL"),
+        ("GRACEFUL_TIMEOUT", "0", "a number of seconds > 0"),
         ("NUMBERS_API_URL", "ftp://127.0.0.1/numbers", "an http:// or https:// URL"),
         ("NUMBERS_API_URL", "127.0.0.1:9000", "an http:// or https:// URL"),
         ("LOG_LEVEL", "chatty", "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,21 +115,73 @@ async def test_sigterm_lets_requests_in_flight_finish_and_exits_0(tmp_path: Path
     assert exit_code == 0
 
 
-def test_a_bad_setting_stops_start_up_with_one_line_naming_it() -> None:
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("NUMBERS_API_COUNT", "lots", "an integer >= 0"),
+        ("HOST", "foo:bar", "a host name or IP address"),
+        ("NUMBERS_API_URL", "http://127.0.0.1:99999/numbers", "an http:// or https:// URL"),
+        ("NUMBERS_API_RETRIES", "1100", "an integer from 0 to 10"),
+        ("GRACEFUL_TIMEOUT", "-1", "a number of seconds > 0"),
+    ],
+)
+def test_a_bad_setting_stops_start_up_with_one_line_naming_it_and_exit_code_2(
+    name: str, value: str, expected: str
+) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "app"],
         cwd=PROJECT,
-        env={"NUMBERS_API_COUNT": "lots", "PATH": ""},
+        env={name: value, "PATH": ""},
         capture_output=True,
         text=True,
         timeout=30,
     )
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert "NUMBERS_API_COUNT" in lines[0]
-    assert "an integer >= 0" in lines[0]
-    assert "Traceback" not in result.stderr
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"total-service: configuration error: {name} must be {expected}, got {value!r}"
+    ]
+
+
+def test_an_address_in_use_stops_start_up_with_one_line_and_exit_code_1(server: ServerProcess) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app"],
+        cwd=PROJECT,
+        env={"PORT": str(server.port), "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"total-service: cannot serve on 127.0.0.1:{server.port}: ")
+
+
+async def test_requests_a_fetch_cannot_answer_before_the_grace_period_ends_get_503(
+    backend: ServerProcess, tmp_path: Path
+) -> None:
+    # The backend stalls mid-body for a minute; the deadline (30 s) outlasts the grace period (2 s).
+    env = {
+        "NUMBERS_API_URL": backend.url + "/faults/slow?seconds=60",
+        "NUMBERS_API_TIMEOUT": "30",
+        "GRACEFUL_TIMEOUT": "2",
+    }
+    process = ServerProcess([sys.executable, "-m", "app"], env, tmp_path)
+    try:
+        requests = [asyncio.create_task(get(process.url + "/total")) for _ in range(5)]
+        await asyncio.to_thread(process.wait_for_log, "fetching numbers")
+        process.terminate()
+        started = time.monotonic()
+        results = await asyncio.gather(*requests)
+        waited = time.monotonic() - started
+        exit_code = await asyncio.to_thread(process.process.wait, 15)
+    finally:
+        process.stop()
+    for status, headers, body in results:
+        assert (status, headers["Content-Type"]) == (503, "application/problem+json")
+        assert json.loads(body)["title"] == "Service shutting down"
+    assert 1.0 < waited < 2.0  # answered within the grace period, after most of it
+    assert exit_code == 0
+    assert "Traceback" not in process.stderr()
 
 
 @pytest.fixture(scope="module")

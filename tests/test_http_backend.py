@@ -130,6 +130,15 @@ async def test_503_answers_are_retried(backend: ServerProcess) -> None:
     assert (status, body) == (200, {"total": 45})
 
 
+@pytest.mark.parametrize("status", [500, 404, 429])
+async def test_other_error_statuses_are_not_retried(backend: ServerProcess, status: int) -> None:
+    # The backend answers `status` once, then the numbers: a retry would get them.
+    url = f"{backend.url}/faults/flaky?fail=1&status={status}&key=not-retried-{status}"
+    got, body, _ = await total_of(url, numbers_api_retries=2)
+    assert got == 502
+    assert f"answered HTTP {status}" in body["detail"]
+
+
 async def test_retries_give_up_after_numbers_api_retries(backend: ServerProcess) -> None:
     url = f"{backend.url}/faults/flaky?fail=2&key=gave-up"
     async with service(url, numbers_api_retries=1) as (_, client):

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
-from app.single_flight import SingleFlight
+from app.single_flight import TURNS_BETWEEN_WAKE_UPS, SingleFlight
 
 
 class Work:
@@ -97,3 +98,42 @@ async def test_a_cancelled_run_cancels_its_callers_and_the_next_run_is_fresh(
         await caller
     work.release.set()
     assert await flight.run() == work.runs
+
+
+async def test_callers_are_woken_one_at_a_time_not_all_in_one_turn() -> None:
+    work = Work()
+    flight = SingleFlight(work)
+    tasks = await started(flight, 10)
+    work.release.set()
+    answered_per_turn = []
+    while not all(task.done() for task in tasks):
+        await asyncio.sleep(0)
+        answered_per_turn.append(sum(task.done() for task in tasks))
+    # Never more than one more caller answered per loop turn.
+    assert all(b - a <= 1 for a, b in itertools.pairwise([0, *answered_per_turn]))
+    assert len(answered_per_turn) >= 10 * TURNS_BETWEEN_WAKE_UPS - 1
+
+
+async def test_abandon_fails_every_unanswered_caller_and_cancels_the_run() -> None:
+    work = Work()
+    flight = SingleFlight(work)
+    tasks = await started(flight, 3)
+    running = flight._running
+    flight.abandon(RuntimeError("shutting down"))
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert [str(r) for r in results] == ["shutting down"] * 3
+    assert running is not None
+    assert running.cancelled()
+
+
+async def test_abandon_reaches_callers_still_waiting_to_be_woken() -> None:
+    work = Work()
+    flight = SingleFlight(work)
+    tasks = await started(flight, 10)
+    work.release.set()
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)  # the run is waking its callers
+    flight.abandon(RuntimeError("shutting down"))
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert 1 in results
+    assert all(r == 1 or str(r) == "shutting down" for r in results)
+    assert not any(isinstance(r, asyncio.CancelledError) for r in results)

@@ -1,0 +1,95 @@
+"""Totals: a fetch summed within the deadline, sharing the loop, closed however it ends."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator
+
+import numpy as np
+import pytest
+
+from app.backend_errors import BackendTimeoutError
+from app.exact_sum import Chunk
+from app.totals import YIELD_INTERVAL, ShuttingDownError, Totals
+
+
+class BusySource:
+    """Delivers `chunks` chunks without ever waiting on I/O, each after `busy` seconds of CPU work;
+    then, if `stall`, waits for ever. Records whether its generator was closed."""
+
+    description = "busy test backend"
+
+    def __init__(self, chunks: int, busy: float = 0.0, stall: bool = False) -> None:
+        self.count = chunks
+        self.busy = busy
+        self.stall = stall
+        self.closed = False
+
+    async def open(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def chunks(self) -> AsyncGenerator[Chunk, None]:
+        try:
+            for _ in range(self.count):
+                busy_until = time.perf_counter() + self.busy
+                while time.perf_counter() < busy_until:  # CPU work, as parsing a piece is
+                    pass
+                yield np.ones(10, dtype=np.int64)
+            if self.stall:
+                await asyncio.Event().wait()
+        finally:
+            self.closed = True
+
+
+async def test_the_total_of_the_chunks() -> None:
+    assert await Totals(BusySource(7), deadline=5).current() == 70
+
+
+async def test_a_fetch_hands_the_loop_back_while_it_sums() -> None:
+    turns = 0
+
+    async def other_requests() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(other_requests())
+    await asyncio.sleep(0)
+    turns = 0
+    source = BusySource(20, busy=2 * YIELD_INTERVAL)
+    assert await Totals(source, deadline=5).current() == 200
+    other.cancel()
+    # The source never waits: without the yields the loop would not get a single turn.
+    assert turns >= 10
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        BusySource(1, stall=True),  # the deadline strikes while the source waits
+        BusySource(10**9, busy=YIELD_INTERVAL),  # ... or while it is suspended at a chunk
+    ],
+)
+async def test_the_source_is_closed_as_soon_as_the_deadline_ends_the_fetch(source: BusySource) -> None:
+    with pytest.raises(BackendTimeoutError):
+        await Totals(source, deadline=0.05).current()
+    assert source.closed
+
+
+async def test_stop_answers_waiting_and_later_requests_with_shutting_down() -> None:
+    source = BusySource(1, stall=True)
+    totals = Totals(source, deadline=30)
+    waiting = [asyncio.create_task(totals.current()) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    totals.stop()
+    results = await asyncio.gather(*waiting, return_exceptions=True)
+    assert all(isinstance(r, ShuttingDownError) for r in results)
+    with pytest.raises(ShuttingDownError):
+        await totals.current()
+    await asyncio.sleep(0)  # the cancelled fetch closes its source
+    assert source.closed
