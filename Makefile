@@ -1,13 +1,20 @@
-# The two set-up commands: `make run` serves the service, `make test` runs every check.
-# Both need only Python 3.11 and the package registries: pipenv is installed into
-# .tools/, the project's dependencies into .venv/ from Pipfile.lock.
+# The two set-up commands: `make run` serves the service, `make test` runs every check that
+# needs no system package. Both need only Python 3.11 and the package registries, and no
+# root: pipenv is installed into .tools/, the project's dependencies into .venv/ from
+# Pipfile.lock, whether or not a virtualenv is active.
+# The checks that need Debian's packages have targets of their own; .ci/run runs them all.
 
 PYTHON ?= python3.11
 # pip's own default index unless the environment names another (the Pipfile reads it).
 PIP_INDEX_URL ?= $(shell $(PYTHON) -c 'from pip._internal.models.index import PyPI; print(PyPI.simple_url)')
 export PIP_INDEX_URL
 export PIPENV_VENV_IN_PROJECT := 1
+# Inside an active virtualenv (Travis's, a developer's) pipenv would install into that one.
+export PIPENV_IGNORE_VIRTUALENVS := 1
+unexport VIRTUAL_ENV
 export PIPENV_VERBOSITY := -1
+# The Dockerfile installs the same version (tests/test_deploy_files.py checks).
+PIPENV_VERSION := 2026.10.3
 
 TOOLS := .tools
 PIPENV := $(TOOLS)/bin/pipenv
@@ -17,7 +24,7 @@ PY := $(VENV)/bin/python
 WRK := /usr/bin/wrk
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run backend test lint typecheck pytest bench container-test clean
+.PHONY: run backend test lint typecheck pytest bench bench-smoke mutation container-test setup-check clean
 
 run: $(VENV)/.synced
 	$(PY) -m app
@@ -32,22 +39,37 @@ test: lint typecheck pytest
 lint: $(VENV)/.synced
 	$(PY) -m ruff check app tests bench
 	$(PY) -m ruff format --check app tests bench
+	$(PY) -m check_jsonschema --builtin-schema vendor.travis .travis.yml
 
 typecheck: $(VENV)/.synced
 	$(PY) -m mypy
 
-pytest: $(VENV)/.synced $(WRK)
+pytest: $(VENV)/.synced
 	$(PY) -m pytest
 
+# The benchmark, and a few seconds of it on small lists with every total checked (CI).
 bench: $(VENV)/.synced $(WRK)
 	$(PY) -m bench
+
+bench-smoke: $(VENV)/.synced $(WRK)
+	$(PY) -m bench --smoke
+
+# Mutation testing of the core modules (minutes; not part of `make test`).
+mutation: $(VENV)/.synced
+	rm -rf mutants
+	$(VENV)/bin/mutmut run --max-children 2 || true
+	$(VENV)/bin/mutmut results
 
 container-test:
 	bash .ci/container-check
 
+# The two set-up commands from a fresh clone, with a virtualenv active (as on Travis).
+setup-check:
+	bash .ci/setup-check
+
 $(PIPENV):
 	$(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/pip install --quiet pipenv
+	$(TOOLS)/bin/pip install --quiet pipenv==$(PIPENV_VERSION)
 
 $(WRK):
 	$(SUDO) apt-get update -qq
@@ -58,4 +80,4 @@ $(VENV)/.synced: Pipfile.lock | $(PIPENV)
 	touch $@
 
 clean:
-	rm -rf $(TOOLS) $(VENV)
+	rm -rf $(TOOLS) $(VENV) mutants

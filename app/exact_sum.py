@@ -76,23 +76,29 @@ class Decimals:
         elif mantissa:
             self.by_exponent[exponent] = self.by_exponent.get(exponent, 0) + mantissa
 
-    def add_scaled(self, mantissas: npt.NDArray[np.int64], scales: npt.NDArray[np.int64]) -> None:
-        """Add `mantissas[i] * 10**-scales[i]` for each i: decimals parsed in bulk.
+    def add_bulk(self, mantissas: npt.NDArray[np.int64], exponents: npt.NDArray[np.int64]) -> None:
+        """Add `mantissas[i] * 10**exponents[i]` for each i: numbers with a fraction or an
+        exponent, parsed in bulk and checked by the caller.
 
         Each mantissa is below 10**18 and there are fewer than 2**21 of them: split into a
-        high and a low 32-bit half, their sums per scale stay below 2**53, exact in the
-        float64 that np.bincount adds in (one pass for all scales, not one per scale).
+        high and a low 32-bit half, their sums per exponent stay below 2**53, exact in the
+        float64 that np.bincount adds in (one pass for all exponents, not one per exponent).
         """
         self.count += len(mantissas)
         self.is_float = True
-        high = np.bincount(scales, weights=mantissas >> 32)
-        low = np.bincount(scales, weights=mantissas & 0xFFFFFFFF)
-        for scale in np.flatnonzero(high.astype(bool) | low.astype(bool)).tolist():
-            group = (int(high[scale]) << 32) + int(low[scale])
-            if scale == 0:
-                self.integers += group
+        if not len(mantissas):
+            return
+        lowest = int(exponents.min())
+        offsets = exponents - lowest
+        high = np.bincount(offsets, weights=mantissas >> 32)
+        low = np.bincount(offsets, weights=mantissas & 0xFFFFFFFF)
+        for offset in np.flatnonzero(high.astype(bool) | low.astype(bool)).tolist():
+            group = (int(high[offset]) << 32) + int(low[offset])
+            exponent = lowest + offset
+            if exponent >= 0:
+                self.integers += group * 10**exponent
             elif group:
-                self.by_exponent[-scale] = self.by_exponent.get(-scale, 0) + group
+                self.by_exponent[exponent] = self.by_exponent.get(exponent, 0) + group
 
 
 def check_decimal(mantissa: int, digits: int, exponent: int) -> None:

@@ -26,11 +26,18 @@ from collections.abc import Iterator
 from typing import cast
 
 import numpy as np
-import numpy.typing as npt
 import simdjson
 
 from app.backend_errors import BackendDataError
-from app.exact_sum import Chunk, Decimals, FloatRangeError, IntArray, check_decimal
+from app.exact_sum import (
+    FLOAT_MAX_DIGITS,
+    MIN_EXPONENT,
+    Chunk,
+    Decimals,
+    FloatRangeError,
+    IntArray,
+    check_decimal,
+)
 
 WHITESPACE = b" \t\n\r"
 # An unfinished item longer than this is not a number anyone means to send.
@@ -38,12 +45,23 @@ MAX_ITEM_BYTES = 65_536
 # Items of at most this many digits have mantissas below 10**18 < 2**63: they fit int64
 # (np.fromstring would silently clamp a wider one to int64's maximum).
 BULK_MAX_DIGITS = 18
+_INT64_DIGITS = 19
+# Zeros right after "0." that the bulk path knows add no digit to a mantissa.
+LEADING_ZEROS = 8
 # Items that are not all int64 are parsed in parts of about this many bytes, each well
 # under a millisecond on the bulk path.
 BULK_BYTES = 16_384
+# Integers that are not all int64 are halved down to about this many bytes to find the
+# items that are not, so that the rest stay compact arrays.
+BISECT_BYTES = 2_048
 # Items the exact parser takes between two chunks: about 0.5 ms of pure Python, so that
 # a body of slow items still lets the event loop in every millisecond or so.
 EXACT_BATCH = 256
+_EXPONENT = re.compile(rb"[eE]([+-]?[0-9]+)")
+# The bulk path reads exponents of up to 5 digits (and a sign): beyond that, the exact parser.
+_BULK_EXPONENT_DIGITS = 6
+_INTEGER = rb"[ \t\n\r]*-?(?:0|[1-9][0-9]*)[ \t\n\r]*"
+_INTEGERS = re.compile(_INTEGER + rb"(?:," + _INTEGER + rb")*")
 _NUMBER = re.compile(rb"[ \t\n\r]*(-?)(0|[1-9][0-9]*)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?[ \t\n\r]*")
 _LITERALS = {b"true": "true", b"false": "false", b"null": "null"}
 _OPENERS = {b'"': "a string", b"{": "an object", b"[": "an array"}
@@ -135,40 +153,81 @@ class NumberArrayParser:
 
         `trailing`: the body goes on after the array; said after any bad item before it.
         """
+        if any(marker in text for marker in (b".", b"e", b"E")):
+            yield from self._mixed(text, first)
+        else:
+            yield from self._integers(text, first, count)
+        if trailing:
+            raise BackendDataError(_TRAILING_DATA)
+
+    def _integers(self, text: bytes, first: int, count: int) -> Iterator[Chunk]:
+        """Items written as integers: int64 arrays where they fit, Python ints where they do not."""
         whole = self._as_int64(text, count)
         if whole is not None:
             yield whole
         else:
-            yield from self._mixed(text, first)
-        if trailing:
-            raise BackendDataError(_TRAILING_DATA)
+            yield from self._bisect(text, first, count)
+
+    def _bisect(self, text: bytes, first: int, count: int) -> Iterator[Chunk]:
+        """`text`, not all int64: halved around the items that are not, so that the rest stay arrays.
+
+        Where the items average more bytes than an int64 has digits, most of them are wide:
+        they all go to Python ints, which is cheaper than halving.
+        """
+        middle = text.find(b",", len(text) // 2)
+        if len(text) <= BISECT_BYTES or middle == -1 or len(text) > _INT64_DIGITS * count:
+            yield from _parse_exactly(text, first)
+            return
+        left = text.count(b",", 0, middle) + 1
+        for half, half_first, half_count in (
+            (text[:middle], first, left),
+            (text[middle + 1 :], first + left, count - left),
+        ):
+            yield from self._integers(half, half_first, half_count)
 
     def _mixed(self, text: bytes, first: int) -> Iterator[Chunk]:
-        """The numbers of `text`, items not all int64, each by the fastest path that takes it."""
+        """The numbers of `text`, each by the fastest path that takes it."""
         for part, part_first in _slices(text, first):
             items = _Items(part)
             for start, stop in items.runs():
                 run = part[items.starts[start] : items.ends[stop - 1]]
-                chunk = self._bulk(run, items.scales[start:stop]) if items.bulk[start] else None
+                chunk = self._bulk(run, items, start, stop) if items.bulk[start] else None
                 if chunk is not None:
                     yield chunk
                 else:
                     yield from _parse_exactly(run, part_first + start)
 
-    def _bulk(self, run: bytes, scales: npt.NDArray[np.int64]) -> Chunk | None:
-        """The numbers of `run`, items of at most 18 digits and no exponent; None if not all valid."""
-        if b"." not in run:
-            return self._as_int64(run, len(scales))
+    def _bulk(self, run: bytes, items: _Items, start: int, stop: int) -> Chunk | None:
+        """The numbers of `run`, items `start` to `stop` of `items`, all of at most 18 digits.
+
+        None if one of them is not a valid JSON number or is beyond the range that the bulk
+        path takes: the exact parser then says which, or takes it.
+        """
+        count = stop - start
+        if not any(marker in run for marker in (b".", b"e", b"E")):
+            return self._as_int64(run, count)
         try:
             self._parse(run).as_buffer(of_type="d")  # validates: numbers, and nothing else
         except _SIMDJSON_ERRORS:
             return None
-        # Valid JSON numbers without their dots are integers: 12.50 reads as 1250, scale 2.
+        exponents = -items.scales[start:stop]
+        has_exponent = items.has_exponent[start:stop]
+        if has_exponent.any():
+            written = _EXPONENT.findall(run)
+            if len(written) != has_exponent.sum() or max(map(len, written)) > _BULK_EXPONENT_DIGITS:
+                return None
+            exponents[has_exponent] += np.fromstring(b",".join(written), dtype=np.int64, sep=",")
+            run = _EXPONENT.sub(b"", run)
+        # Valid JSON numbers without their dots are integers: 12.50 reads as 1250, at 10**-2.
         mantissas = np.fromstring(run.replace(b".", b""), dtype=np.int64, sep=",")
-        if len(mantissas) != len(scales):  # an empty item: simdjson reads "[ ]" as no item
+        if len(mantissas) != count:  # an empty item: simdjson reads "[ ]" as no item
+            return None
+        digits = items.digits[start:stop]
+        outside = (exponents < MIN_EXPONENT) | (digits + exponents >= FLOAT_MAX_DIGITS)
+        if (outside & (mantissas != 0)).any():
             return None
         chunk = Decimals()
-        chunk.add_scaled(mantissas, scales)
+        chunk.add_bulk(mantissas, exponents)
         return chunk
 
     def _as_int64(self, text: bytes, count: int) -> IntArray | None:
@@ -199,18 +258,30 @@ class _Items:
         item_at = np.cumsum(is_comma.view(np.uint8), dtype=np.int32)
         is_digit = (data - _ZERO) < 10
         digits_before = np.concatenate(([0], np.cumsum(is_digit.view(np.uint8), dtype=np.int32)))
-        digits = digits_before[self.ends] - digits_before[self.starts]
+        # Where each item's mantissa ends: at its "e" if it has one.
+        exponent_marks = np.flatnonzero((data | 0x20) == _LOWER_E)
+        mantissa_ends = self.ends.copy()
+        mantissa_ends[item_at[exponent_marks]] = exponent_marks
+        self.has_exponent = np.zeros(len(self.starts), np.bool_)
+        self.has_exponent[item_at[exponent_marks]] = True
+        self.digits = digits_before[mantissa_ends] - digits_before[self.starts]
         # In valid JSON a zero before "." that follows no digit is the integer part of "0.":
-        # it adds nothing to the mantissa.
+        # it, and the zeros right after the ".", add nothing to the mantissa. Up to
+        # LEADING_ZEROS of those are counted out: Python and JavaScript write at most 3 and 5.
         zero_dots = np.flatnonzero((data[:-1] == _ZERO) & (data[1:] == _DOT))
         zero_dots = zero_dots[(zero_dots == 0) | ~is_digit[zero_dots - 1]]
-        digits[item_at[zero_dots]] -= 1
-        self.bulk: npt.NDArray[np.bool_] = digits <= BULK_MAX_DIGITS
-        self.bulk[item_at[np.flatnonzero((data | 0x20) == _LOWER_E)]] = False
+        leading = np.ones(len(zero_dots), np.int32)
+        still_zero = np.ones(len(zero_dots), np.bool_)
+        for offset in range(2, LEADING_ZEROS + 2):
+            still_zero &= data[np.minimum(zero_dots + offset, len(data) - 1)] == _ZERO
+            leading += still_zero
+        self.digits[item_at[zero_dots]] -= leading
+        self.bulk = self.digits <= BULK_MAX_DIGITS
+        # How many digits each item has after its ".", before any exponent.
         dots = np.flatnonzero(data == _DOT)
         dotted = item_at[dots]
         self.scales = np.zeros(len(self.starts), np.int64)
-        self.scales[dotted] = digits_before[self.ends[dotted]] - digits_before[dots + 1]
+        self.scales[dotted] = digits_before[mantissa_ends[dotted]] - digits_before[dots + 1]
 
     def runs(self) -> Iterator[tuple[int, int]]:
         """Consecutive items, as [start, stop) index pairs, that all take the same path."""
@@ -239,6 +310,12 @@ def _skip_whitespace(data: bytes, position: int) -> int:
 
 def _parse_exactly(text: bytes, first_index: int) -> Iterator[Decimals]:
     """Every item of `text` as an exact number, in batches; BackendDataError names the first bad one."""
+    if _INTEGERS.fullmatch(text):  # wide integers only: Python ints, converted at C speed
+        try:
+            yield Decimals(integers=sum(map(int, text.split(b","))), count=text.count(b",") + 1)
+            return
+        except ValueError:  # beyond Python's limit on digits in an int: the item is named below
+            pass
     batch = Decimals()
     for index, item in enumerate(text.split(b","), start=first_index):
         _add_exactly(item, index, batch)

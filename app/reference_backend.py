@@ -5,7 +5,7 @@ for the end-to-end tests and for the benchmark:
 
 - `GET /numbers`: the JSON array of the numbers 0..count-1, streamed with chunked
   encoding after `delay` seconds (query parameters `count` and `delay` override the
-  command line's for one request);
+  command line's for one request; `kind` serves another body of `count` items, see KINDS);
 - `GET /json?body=TEXT&piece=BYTES`: TEXT as the body, sent in pieces of BYTES;
 - `GET /faults/<name>`: a misbehaving backend, one fault per name (see FAULTS).
 """
@@ -26,13 +26,32 @@ PIECE_NUMBERS = 65_536
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@functools.lru_cache(maxsize=4)
-def rendered(count: int) -> tuple[bytes, ...]:
-    """The JSON array of 0..count-1 as pieces; kept, so that serving it costs no CPU."""
+def _sprinkled_wide(n: int) -> str:
+    # One integer beyond int64 every 8,000 items, in pieces of int64s: each such item
+    # must cost only its own slow path.
+    return str(2**70 + n) if n % 8000 == 7999 else str(n)
+
+
+# The bodies /numbers can serve (`kind`): item n of the array, as JSON text.
+KINDS: dict[str, Callable[[int], str]] = {
+    "integers": str,  # 0..count-1, the service's default list
+    "floats": lambda n: f"{n}.5",
+    "decimals": lambda n: repr(n / 7),  # up to 17 significant digits, as Python writes floats
+    "exponents": lambda n: repr((n + 1) * 1e-9) if n % 2 else f"{n + 1}e-9",
+    "sprinkled-wide": _sprinkled_wide,
+    "signed-wide": lambda n: str((-1) ** n * (10**30 + n)),  # 31 digits, both signs
+    "spaced": lambda n: f"\n    {n}",  # pretty-printed: a newline and indent before each item
+}
+
+
+@functools.lru_cache(maxsize=len(KINDS) + 1)
+def rendered(count: int, kind: str = "integers") -> tuple[bytes, ...]:
+    """The JSON array of `count` items of `kind` as pieces; kept, so that serving it costs no CPU."""
     if count == 0:
         return (b"[]",)
+    item = KINDS[kind]
     pieces = [
-        b",".join(b"%d" % n for n in range(start, min(start + PIECE_NUMBERS, count)))
+        ",".join(item(n) for n in range(start, min(start + PIECE_NUMBERS, count))).encode()
         for start in range(0, count, PIECE_NUMBERS)
     ]
     pieces[0] = b"[" + pieces[0]
@@ -54,8 +73,11 @@ async def stream(request: web.Request, pieces: tuple[bytes, ...] | list[bytes]) 
 
 async def numbers(request: web.Request) -> web.StreamResponse:
     count = int(request.query.get("count", request.app["count"]))
+    kind = request.query.get("kind", "integers")
+    if kind not in KINDS:
+        return web.json_response({"error": f"no kind {kind!r}; kinds: {', '.join(KINDS)}"}, status=400)
     await asyncio.sleep(float(request.query.get("delay", request.app["delay"])))
-    return await stream(request, rendered(count))
+    return await stream(request, rendered(count, kind))
 
 
 async def echo(request: web.Request) -> web.StreamResponse:

@@ -19,6 +19,12 @@ log = logging.getLogger(__name__)
 # While summing, hand the event loop back at least this often: chunks may be ready
 # without waiting on I/O, and other requests must not wait for a whole fetch.
 YIELD_INTERVAL = 0.001
+# ... for this many turns: a request needs a dozen turns of the loop to be read, routed
+# and answered, so one turn per millisecond of summing made it wait for a dozen of them.
+# Measured with a probe on /healthz while /total read 750,000 numbers back to back
+# (bench/'s bodies): p99 21 ms at 1 turn, 9.6 ms at 4, 8.7 ms at 8. An idle turn costs
+# a few microseconds.
+TURNS_PER_YIELD = 8
 
 
 class ShuttingDownError(Exception):
@@ -64,7 +70,8 @@ class Totals:
                 async for chunk in chunks:
                     total.add(chunk)
                     if time.perf_counter() - last_yield > YIELD_INTERVAL:
-                        await asyncio.sleep(0)
+                        for _ in range(TURNS_PER_YIELD):
+                            await asyncio.sleep(0)
                         last_yield = time.perf_counter()
             return total.result(), total.count
         except TimeoutError:

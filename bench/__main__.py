@@ -1,22 +1,28 @@
 """`python -m bench`: total-service against the naive baseline, side by side.
 
-Two parts: the simulated backend (the default configuration), then the reference HTTP
-backend serving the same numbers as 79 MB of JSON with no delay. Each server runs as
-users start it, alone on CPU 0; wrk, the probe and the reference backend run on CPU 1;
-all traffic stays on 127.0.0.1. `--smoke` runs briefly on small lists, for `make test`.
+Three parts: the simulated backend (the default configuration); the reference HTTP
+backend serving the same numbers as 79 MB of JSON with no delay; then bodies of other
+kinds (floats, decimals, exponents, wide integers, whitespace), each timed against the
+naive baseline and against a bare transfer of the same body. Each server runs as users
+start it, alone on CPU 0; wrk, the probe and the reference backend run on CPU 1; all
+traffic stays on 127.0.0.1. `--smoke` runs briefly on small lists, for `make test`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 
-from bench.load import LoadResult, concurrent, percentile, sequential
+from app.reference_backend import KINDS
+from bench.load import LoadResult, bare_transfer, concurrent, percentile, sequential
 from bench.memory import PeakRss
 from bench.probe import Probe
 from bench.processes import ServerProcess, reference_backend
@@ -24,6 +30,10 @@ from bench.processes import ServerProcess, reference_backend
 SERVER_CPUS = {0}
 LOAD_CPUS = {1}
 DEFAULT_COUNT = 10_000_001
+# Items in each body of the third part: 5 to 25 MB of JSON.
+BODY_COUNT = 750_000
+# Enough requests for the probe's p99 to be more than its maximum: 10 ms apart, over 2 s or more.
+BODY_REQUESTS = 20
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,7 @@ class Scenario:
     clients: int
     requests: int = 0  # one client sending this many, one after the other
     seconds: float = 0.0  # `clients` looping for this long
+    warmup: int = 0  # requests sent, and not counted, before the measured ones
 
     def run(self, url: str, expected_body: bytes) -> LoadResult:
         if self.requests:
@@ -88,6 +99,8 @@ def measure(
         results = []
         for scenario in runs:
             print(f"  {target.name}: {scenario.name}", file=sys.stderr, flush=True)
+            if scenario.warmup:
+                sequential(server.url + "/total", expected_body, scenario.warmup)
             with Probe(server.url + "/healthz", LOAD_CPUS) as probe:
                 result = scenario.run(server.url + "/total", expected_body)
             result.probe = probe.latencies
@@ -122,6 +135,67 @@ def targets(env: dict[str, str], smoke: bool) -> list[Target]:
     return [*service, Target("naive", [sys.executable, "-m", "bench.naive_service"], env)]
 
 
+def expected_total(kind: str, count: int) -> bytes:
+    """The body /total must answer for `count` items of `kind`: their exact sum, as written."""
+    texts = [KINDS[kind](n) for n in range(count)]
+    if any(c in text for text in texts for c in ".eE"):
+        total: int | float = float(sum((Fraction(Decimal(text)) for text in texts), Fraction(0)))
+    else:
+        total = sum(map(int, texts))
+    return json.dumps({"total": total}, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class BodyRun:
+    """One kind of body: its size, the bare transfer's time and each target's result."""
+
+    kind: str
+    megabytes: float
+    bare: float
+    results: list[LoadResult]
+
+
+def bodies(log_dir: Path, smoke: bool) -> list[LoadResult]:
+    """Each kind of body from the reference backend, for every target; the service's results."""
+    count = 2000 if smoke else BODY_COUNT
+    requests = 2 if smoke else BODY_REQUESTS
+    names = [target.name for target in targets({}, smoke)]
+    runs = []
+    with reference_backend(log_dir, count, cpus=LOAD_CPUS) as backend:
+        for kind in KINDS:
+            url = f"{backend.url}/numbers?kind={kind}&count={count}"
+            bare_transfer(url, repeats=1)  # the backend renders the body once, then keeps it
+            scenario = Scenario(kind, 1, requests=requests, warmup=1)
+            expected = expected_total(kind, count)
+            results = [
+                measure(target, [scenario], expected, log_dir)[0][0]
+                for target in targets({"NUMBERS_API_URL": url}, smoke)
+            ]
+            megabytes = sum(len(KINDS[kind](n)) + 1 for n in range(count)) / 1e6
+            runs.append(BodyRun(kind, megabytes, bare_transfer(url), results))
+    print(f"\n## Bodies of {count} items from the reference HTTP backend, {requests} requests each")
+    print("\nnumbers/s: items over the median /total; bare: reading the body and discarding it;")
+    print("x bare" + "".join(f", x {name}" for name in names[1:]) + f": {names[0]}'s median over theirs")
+    columns = ["body", "MB", "bare"]
+    for name in names:
+        columns += [f"{name} median", f"{name} numbers/s", f"{name} probe p99", f"{name} wrong"]
+    columns += ["x bare"] + [f"x {name}" for name in names[1:]]
+    print("\n| " + " | ".join(columns) + " |\n|---|" + "---:|" * (len(columns) - 1))
+    for run in runs:
+        cells = [run.kind, f"{run.megabytes:.1f}", ms(run.bare)]
+        for result in run.results:
+            cells += [
+                ms(result.p50),
+                f"{count / result.p50 / 1e6:.2f}M",
+                ms(percentile(result.probe, 0.99)),
+                str(result.wrong_totals + result.errors),
+            ]
+        service = run.results[0].p50
+        cells += [f"{service / run.bare:.1f}"] + [f"{service / other.p50:.2f}" for other in run.results[1:]]
+        print("| " + " | ".join(cells) + " |")
+    return [run.results[0] for run in runs]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="a few seconds on small lists")
@@ -146,7 +220,8 @@ def main() -> int:
                 expected_body,
                 Path(log_dir),
             )
-    return 1 if any(r.errors or r.wrong_totals for r in simulated + http) else 0
+        kinds = bodies(Path(log_dir), args.smoke)
+    return 1 if any(r.errors or r.wrong_totals for r in simulated + http + kinds) else 0
 
 
 if __name__ == "__main__":

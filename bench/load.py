@@ -46,6 +46,12 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))]
 
 
+def _path(url: str) -> str:
+    """The path and query of `url`, as a request line names them."""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
 def sequential(url: str, expected_body: bytes, requests: int) -> LoadResult:
     """One client sending `requests` requests one after the other on one connection."""
     parts = urlsplit(url)
@@ -56,7 +62,7 @@ def sequential(url: str, expected_body: bytes, requests: int) -> LoadResult:
     try:
         for _ in range(requests):
             sent = time.perf_counter()
-            connection.request("GET", parts.path)
+            connection.request("GET", _path(url))
             response = connection.getresponse()
             body = response.read()
             latencies.append(time.perf_counter() - sent)
@@ -76,6 +82,22 @@ def sequential(url: str, expected_body: bytes, requests: int) -> LoadResult:
         p99=percentile(latencies, 0.99),
         max=max(latencies),
     )
+
+
+def bare_transfer(url: str, repeats: int = 3) -> float:
+    """The median time to read the whole answer of `url` and throw it away: the transfer's limit."""
+    parts = urlsplit(url)
+    times = []
+    for _ in range(repeats):
+        connection = HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=120)
+        started = time.perf_counter()
+        connection.request("GET", _path(url))
+        response = connection.getresponse()
+        while response.read(65_536):
+            pass
+        times.append(time.perf_counter() - started)
+        connection.close()
+    return statistics.median(times)
 
 
 def concurrent(url: str, expected_body: bytes, clients: int, seconds: float) -> LoadResult:

@@ -27,6 +27,12 @@ def test_it_runs_the_image_in_256m_with_an_http_health_check(manifest: dict[str,
     assert manifest["health-check-type"] == "http"
 
 
+def test_image_registry_user_and_route_are_variables_the_deploy_passes(manifest: dict[str, Any]) -> None:
+    # `cf push --var NAME=...` for each: .ci/deploy passes exactly these (tests/test_deploy_files.py).
+    assert manifest["docker"] == {"image": "((image))", "username": "((docker_username))"}
+    assert manifest["routes"] == [{"route": "((route))"}]
+
+
 async def test_the_health_check_endpoint_is_a_route_that_answers_without_the_backend(
     manifest: dict[str, Any],
 ) -> None:
