@@ -210,3 +210,25 @@ async def test_a_faulty_backend_gets_a_502_and_the_service_keeps_serving(
         assert b"item 2 is a string, not a number" in body
     assert health[0] == 200
     assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400),
+        (b"GET /total HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n", 431),
+    ],
+)
+async def test_hypercorn_answers_malformed_http_itself_with_an_empty_body(
+    server: ServerProcess, request_bytes: bytes, status: int
+) -> None:
+    # The request never reaches the app, so it is not problem+json (README, "Errors").
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(request_bytes)
+    answer = await asyncio.wait_for(reader.read(), timeout=10)
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d" % status)
+    assert b"content-length: 0" in head.lower()
+    assert body == b""
+    assert (await get(server.url + "/healthz"))[0] == 200

@@ -290,3 +290,8 @@ def test_the_iterator_parses_lazily() -> None:
     # Framing happened; the bad item is found only when the chunks are parsed.
     with pytest.raises(BackendDataError, match="item 2 is a string"):
         list(chunks)
+
+
+def test_an_integer_beyond_pythons_digit_limit_is_bad_data() -> None:
+    with pytest.raises(BackendDataError, match="item 1 is a number with too many digits"):
+        total_of([b"[1, " + b"9" * 5000 + b"]"])
