@@ -7,14 +7,15 @@ whole body; whitespace between items is skipped, not kept. Complete items go, in
 preference, to:
 
 1. simdjson straight into an int64 array: validated JSON at about 0.7 GB/s, with no Python
-   object per number (the usual case: integers that fit in int64);
-2. the bulk path, for integers and decimals of at most 18 digits without an exponent:
-   simdjson validates them, numpy reads each one's digits as an int64 mantissa and counts
-   its fraction digits, and the exact sum adds them per count;
-3. one by one, an exact pure-Python parser for the rest (wide integers, exponents, long
-   decimals), which also names the index of the first bad item when the data is not what
-   the contract says. Only the items that need it take it: their neighbours stay on the
-   bulk path.
+   object per number (the usual case: integers that fit in int64). A piece with a few
+   integers too wide for int64 is halved around them, so that the rest stay arrays;
+2. the bulk path, for numbers of at most 18 digits with a fraction or an exponent:
+   simdjson validates them, numpy finds each item and reads its digits as an int64
+   mantissa and its exponent, and the exact sum adds the mantissas per exponent;
+3. the exact path for the rest: runs of wide integers become Python ints in one C loop;
+   anything else goes one by one through a pure-Python parser, which also names the index
+   of the first bad item when the data is not what the contract says. Only the items that
+   need it take it: their neighbours stay on the faster paths.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ MAX_ITEM_BYTES = 65_536
 # Items of at most this many digits have mantissas below 10**18 < 2**63: they fit int64
 # (np.fromstring would silently clamp a wider one to int64's maximum).
 BULK_MAX_DIGITS = 18
+# Integers average more bytes than this only where most of them are too wide for int64.
 _INT64_DIGITS = 19
 # Zeros right after "0." that the bulk path knows add no digit to a mantissa.
 LEADING_ZEROS = 8
@@ -54,7 +56,7 @@ BULK_BYTES = 16_384
 # Integers that are not all int64 are halved down to about this many bytes to find the
 # items that are not, so that the rest stay compact arrays.
 BISECT_BYTES = 2_048
-# Items the exact parser takes between two chunks: about 0.5 ms of pure Python, so that
+# Items the exact parser takes between two chunks: 1-2 ms of pure Python, so that
 # a body of slow items still lets the event loop in every millisecond or so.
 EXACT_BATCH = 256
 _EXPONENT = re.compile(rb"[eE]([+-]?[0-9]+)")

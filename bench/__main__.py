@@ -109,9 +109,19 @@ def measure(
 
 
 def compare(
-    title: str, targets: list[Target], runs: list[Scenario], expected_body: bytes, log_dir: Path
+    title: str,
+    targets: list[Target],
+    runs: list[Scenario],
+    expected_body: bytes,
+    log_dir: Path,
+    limit: tuple[str, float],
 ) -> list[LoadResult]:
-    """Measure every target and print the results side by side; the first target's results."""
+    """Measure every target and print the results side by side; the first target's results.
+
+    `limit`: what bounds a request's latency whatever the server does (the backend's delay,
+    or a bare transfer of its body), named and in seconds: the ratios to it, and to the
+    other targets, carry to a machine of another speed.
+    """
     results, rss = [], []
     for target in targets:
         target_results, target_rss = measure(target, runs, expected_body, log_dir)
@@ -125,7 +135,28 @@ def compare(
             print(f"| {label} | " + " | ".join(show(per_target[index]) for per_target in results) + " |")
     print(f"\nwhole run\n\n{header}")
     print("| peak RSS of the server process tree | " + " | ".join(f"{m:.1f} MiB" for m in rss) + " |")
+    print_ratios([t.name for t in targets], runs, results, limit)
     return results[0]
+
+
+def print_ratios(
+    names: list[str], runs: list[Scenario], results: list[list[LoadResult]], limit: tuple[str, float]
+) -> None:
+    """The first target's figures over the limit's and over each other target's."""
+    limit_name, seconds = limit
+    print(f"\nratios: {names[0]} over the limit ({limit_name}, {ms(seconds)}) and over the others")
+    print("(the throughput's limit: clients / limit requests/s)\n")
+    columns = ["scenario", "p50 / limit", "throughput / limit"]
+    for name in names[1:]:
+        columns += [f"p50 / {name}", f"throughput / {name}"]
+    print("| " + " | ".join(columns) + " |\n|---|" + "---:|" * (len(columns) - 1))
+    for index, scenario in enumerate(runs):
+        ours = results[0][index]
+        cells = [f"{ours.p50 / seconds:.3f}", f"{ours.throughput * seconds / scenario.clients:.3f}"]
+        for other in results[1:]:
+            theirs = other[index]
+            cells += [f"{ours.p50 / theirs.p50:.2f}", f"{ours.throughput / theirs.throughput:.1f}"]
+        print(f"| {scenario.name} | " + " | ".join(cells) + " |")
 
 
 def targets(env: dict[str, str], smoke: bool) -> list[Target]:
@@ -211,6 +242,7 @@ def main() -> int:
             simulated_scenarios(args.smoke),
             expected_body,
             Path(log_dir),
+            limit=("the backend's delay", float(delay)),
         )
         with reference_backend(Path(log_dir), count, cpus=LOAD_CPUS) as backend:
             http = compare(
@@ -219,6 +251,7 @@ def main() -> int:
                 http_scenarios(args.smoke),
                 expected_body,
                 Path(log_dir),
+                limit=("a bare transfer of the body", bare_transfer(backend.url + "/numbers")),
             )
         kinds = bodies(Path(log_dir), args.smoke)
     return 1 if any(r.errors or r.wrong_totals for r in simulated + http + kinds) else 0
