@@ -64,6 +64,19 @@ class Decimals:
         self.integers += value
         self.count += 1
 
+    def add_array(self, values: IntArray) -> None:
+        """Add an int32 or int64 array of integers."""
+        self.integers += integer_array_sum(values)
+        self.count += len(values)
+
+    def merge(self, other: Decimals) -> None:
+        """Add everything `other` holds."""
+        self.integers += other.integers
+        self.count += other.count
+        self.is_float = self.is_float or other.is_float
+        for exponent, mantissa in other.by_exponent.items():
+            self.by_exponent[exponent] = self.by_exponent.get(exponent, 0) + mantissa
+
     def add_decimal(self, mantissa: int, exponent: int) -> None:
         """Add `mantissa * 10**exponent`, a number written with a fraction or an exponent.
 
@@ -134,16 +147,10 @@ class ExactSum:
         return self._sum.count
 
     def add(self, chunk: Chunk) -> None:
-        total = self._sum
         if isinstance(chunk, np.ndarray):
-            total.count += len(chunk)
-            total.integers += integer_array_sum(chunk)
-            return
-        total.count += chunk.count
-        total.integers += chunk.integers
-        total.is_float = total.is_float or chunk.is_float
-        for exponent, mantissa in chunk.by_exponent.items():
-            total.by_exponent[exponent] = total.by_exponent.get(exponent, 0) + mantissa
+            self._sum.add_array(chunk)
+        else:
+            self._sum.merge(chunk)
 
     def result(self) -> Number:
         total = self._sum

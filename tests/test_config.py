@@ -74,6 +74,7 @@ def test_an_empty_url_means_the_simulated_backend() -> None:
         ("HOST", "foo:bar", "a host name or IP address"),
         ("HOST", "-host", "a host name or IP address"),
         ("HOST", "a..b", "a host name or IP address"),
+        ("HOST", "a" * 63 + ("." + "b" * 63) * 3, "a host name or IP address"),  # 255 characters
         ("NUMBERS_API_URL", "http://127.0.0.1:99999/numbers", "an http:// or https:// URL"),
         ("NUMBERS_API_URL", "http://127.0.0.1:0/numbers", "an http:// or https:// URL"),
         ("GRACEFUL_TIMEOUT", "0", "a number of seconds > 0"),
@@ -86,3 +87,38 @@ def test_a_bad_value_names_the_variable_and_what_it_expects(name: str, value: st
     with pytest.raises(ConfigError) as raised:
         Config.from_env({name: value})
     assert str(raised.value) == f"{name} must be {expected}, got {value!r}"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "field", "expected"),
+    [
+        ("PORT", "1", "port", 1),
+        ("PORT", "65535", "port", 65535),
+        ("NUMBERS_API_DELAY", "0", "numbers_api_delay", 0.0),
+        ("NUMBERS_API_COUNT", "0", "numbers_api_count", 0),
+        ("NUMBERS_API_RETRIES", "0", "numbers_api_retries", 0),
+        ("NUMBERS_API_RETRIES", "10", "numbers_api_retries", 10),
+        ("NUMBERS_API_TIMEOUT", "0.001", "numbers_api_timeout", 0.001),
+        (
+            "NUMBERS_API_URL",
+            "https://numbers.example.com/all",
+            "numbers_api_url",
+            "https://numbers.example.com/all",
+        ),
+        ("NUMBERS_API_URL", "http://127.0.0.1:65535/n", "numbers_api_url", "http://127.0.0.1:65535/n"),
+        (
+            "HOST",
+            ("a" * 49 + ".") * 4 + "a" * 53,
+            "host",
+            ("a" * 49 + ".") * 4 + "a" * 53,
+        ),  # 253: the longest
+        ("LOG_LEVEL", " critical ", "log_level", "CRITICAL"),
+    ],
+)
+def test_values_at_the_edges_of_what_is_accepted(name: str, value: str, field: str, expected: object) -> None:
+    assert getattr(Config.from_env({name: value}), field) == expected
+
+
+def test_the_process_environment_is_read_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "8123")
+    assert Config.from_env().port == 8123

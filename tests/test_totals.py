@@ -88,8 +88,10 @@ async def test_stop_answers_waiting_and_later_requests_with_shutting_down() -> N
     await asyncio.sleep(0.01)
     totals.stop()
     results = await asyncio.gather(*waiting, return_exceptions=True)
-    assert all(isinstance(r, ShuttingDownError) for r in results)
-    with pytest.raises(ShuttingDownError):
+    assert [(type(r), str(r)) for r in results] == [
+        (ShuttingDownError, "the service is shutting down before the numbers arrived")
+    ] * 3
+    with pytest.raises(ShuttingDownError, match=r"^the service is shutting down$"):
         await totals.current()
     await asyncio.sleep(0)  # the cancelled fetch closes its source
     assert source.closed
