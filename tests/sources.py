@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Sequence
+from types import TracebackType
 
 from app.exact_sum import Chunk
 from app.json_array import NumberArrayParser
@@ -56,3 +57,29 @@ class FailingSource(ListSource):
         self.fetches += 1
         raise self.error
         yield  # pragma: no cover  (makes this an async generator)
+
+
+class LoopTurns:
+    """Counts, while its block runs, the turns another task gets: one per `interval` at most."""
+
+    def __init__(self, interval: float = 0.0) -> None:
+        self.interval = interval
+        self.count = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _count(self) -> None:
+        while True:
+            self.count += 1
+            await asyncio.sleep(self.interval)
+
+    async def __aenter__(self) -> LoopTurns:
+        self._task = asyncio.create_task(self._count())
+        await asyncio.sleep(0)
+        self.count = 0
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()

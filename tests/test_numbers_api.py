@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 
 from app.config import Config
 from app.numbers_api import SimulatedNumbers, numbers_source
+from tests.sources import LoopTurns
 
 
 async def collect(source: SimulatedNumbers) -> list[np.ndarray]:
@@ -28,19 +27,10 @@ async def test_simulated_count_zero_delivers_nothing() -> None:
 
 
 async def test_the_simulated_delay_does_not_block_the_event_loop() -> None:
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0.001)
-
-    task = asyncio.create_task(ticker())
-    first = await anext(SimulatedNumbers(count=1, delay=0.05).chunks())
-    task.cancel()
+    async with LoopTurns(interval=0.001) as ticks:
+        first = await anext(SimulatedNumbers(count=1, delay=0.05).chunks())
     assert first.tolist() == [0]  # type: ignore[union-attr]
-    assert ticks > 5
+    assert ticks.count > 5
 
 
 def test_the_default_backend_is_the_simulated_one_from_the_config() -> None:

@@ -12,6 +12,7 @@ import pytest
 from app.backend_errors import BackendTimeoutError
 from app.exact_sum import Chunk
 from app.totals import TURNS_PER_YIELD, YIELD_INTERVAL, ShuttingDownError, Totals
+from tests.sources import LoopTurns
 
 
 class BusySource:
@@ -50,22 +51,11 @@ async def test_the_total_of_the_chunks() -> None:
 
 
 async def test_a_fetch_hands_the_loop_back_while_it_sums() -> None:
-    turns = 0
-
-    async def other_requests() -> None:
-        nonlocal turns
-        while True:
-            turns += 1
-            await asyncio.sleep(0)
-
-    other = asyncio.create_task(other_requests())
-    await asyncio.sleep(0)
-    turns = 0
     source = BusySource(20, busy=2 * YIELD_INTERVAL)
-    assert await Totals(source, deadline=5).current() == 200
-    other.cancel()
-    # The source never waits: without the yields the loop would not get a single turn.
-    assert turns >= 10 * TURNS_PER_YIELD
+    async with LoopTurns() as other_requests:
+        assert await Totals(source, deadline=5).current() == 200
+    # The source never waits: without the yields the loop would not give a single turn.
+    assert other_requests.count >= 10 * TURNS_PER_YIELD
 
 
 @pytest.mark.parametrize(
