@@ -177,7 +177,11 @@ async def test_requests_a_fetch_cannot_answer_before_the_grace_period_ends_get_5
     finally:
         process.stop()
     for status, headers, body in results:
-        assert (status, headers["Content-Type"]) == (503, "application/problem+json")
+        assert (status, headers["Content-Type"], headers["Retry-After"]) == (
+            503,
+            "application/problem+json",
+            "1",
+        )
         assert json.loads(body)["title"] == "Service shutting down"
     assert 1.0 < waited < 2.0  # answered within the grace period, after most of it
     assert exit_code == 0
