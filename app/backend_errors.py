@@ -6,10 +6,21 @@ from http import HTTPStatus
 
 
 class BackendError(Exception):
-    """The backend failed us; `status` is what the client of /total gets."""
+    """The backend failed us; `status` is what the client of /total gets.
+
+    The message is the client's, in the service's words; `cause`, what a library said
+    (it can name the backend's host and port), goes to the log only.
+    """
 
     status = HTTPStatus.BAD_GATEWAY
     title = "Numbers backend failed"
+
+    def __init__(self, message: str, cause: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause
+
+    def for_log(self) -> str:
+        return f"{self} ({self.cause})" if self.cause else str(self)
 
 
 class BackendDataError(BackendError):

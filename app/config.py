@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 T = TypeVar("T")
 
@@ -152,3 +152,12 @@ def _log_level(raw: str) -> str:
     if level not in LOG_LEVELS:
         raise ValueError(raw)
     return level
+
+
+def masked_url(url: str) -> str:
+    """`url` with its password, if it has one, shown as ***: the form logs and messages show."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))

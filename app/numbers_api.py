@@ -13,7 +13,7 @@ import aiohttp
 import numpy as np
 
 from app.backend_errors import BackendConnectionError, BackendError, BackendStatusError
-from app.config import Config
+from app.config import Config, masked_url
 from app.exact_sum import Chunk
 from app.json_array import NumberArrayParser
 
@@ -82,7 +82,7 @@ class HttpNumbers:
     def __init__(self, url: str, retries: int) -> None:
         self.url = url
         self.retries = retries
-        self.description = f"backend at {url}"
+        self.description = f"backend at {masked_url(url)}"
         self._session: aiohttp.ClientSession | None = None
 
     async def open(self) -> None:
@@ -102,7 +102,7 @@ class HttpNumbers:
                         yield chunk
             except aiohttp.ClientError as error:
                 raise BackendConnectionError(
-                    f"the connection to the numbers backend broke mid-body: {error}"
+                    "the connection to the numbers backend broke mid-body", cause=str(error)
                 ) from None
         parser.close()
 
@@ -118,13 +118,16 @@ class HttpNumbers:
         for attempt in range(self.retries + 1):
             if failure is not None:
                 log.warning(
-                    "retrying the numbers backend (%d of %d) after: %s", attempt, self.retries, failure
+                    "retrying the numbers backend (%d of %d) after: %s",
+                    attempt,
+                    self.retries,
+                    failure.for_log(),
                 )
                 await asyncio.sleep(random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1))))
             try:
                 response = await self._session.get(self.url)
             except aiohttp.ClientError as error:
-                failure = BackendConnectionError(f"cannot reach the numbers backend: {error}")
+                failure = BackendConnectionError("the numbers backend could not be reached", cause=str(error))
                 continue
             async with response:
                 if 200 <= response.status < 300:

@@ -56,7 +56,7 @@ class Totals:
         try:
             total, count = await self._sum()
         except BackendError as error:
-            log.warning("fetch failed after %.3f s: %s", time.perf_counter() - started, error)
+            log.warning("fetch failed after %.3f s: %s", time.perf_counter() - started, error.for_log())
             raise
         log.info("summed %d numbers in %.3f s", count, time.perf_counter() - started)
         return total

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.config import Config, ConfigError
+from app.config import Config, ConfigError, masked_url
 
 
 def test_defaults_when_nothing_is_set() -> None:
@@ -122,3 +122,19 @@ def test_values_at_the_edges_of_what_is_accepted(name: str, value: str, field: s
 def test_the_process_environment_is_read_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORT", "8123")
     assert Config.from_env().port == 8123
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://127.0.0.1:5001/numbers", "http://127.0.0.1:5001/numbers"),
+        (
+            "https://reader:pa%3Ass@numbers.example.com/all?x=1",
+            "https://reader:***@numbers.example.com/all?x=1",
+        ),
+        ("http://reader@numbers.example.com/", "http://reader@numbers.example.com/"),
+        ("http://:token@[::1]:8080/n", "http://:***@[::1]:8080/n"),
+    ],
+)
+def test_a_password_in_a_url_is_shown_masked(url: str, shown: str) -> None:
+    assert masked_url(url) == shown

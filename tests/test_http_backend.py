@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from fractions import Fraction
@@ -112,10 +113,31 @@ async def test_bad_data_is_a_502_naming_what_is_wrong(
 
 
 async def test_an_unreachable_backend_is_retried_then_a_502(caplog: pytest.LogCaptureFixture) -> None:
-    status, body, _ = await total_of(f"http://127.0.0.1:{free_port()}/numbers", numbers_api_retries=2)
+    port = free_port()
+    status, body, _ = await total_of(f"http://127.0.0.1:{port}/numbers", numbers_api_retries=2)
     assert status == 502
-    assert "cannot reach the numbers backend" in body["detail"]
+    # The client gets the service's words; the host, port and library message go to the log.
+    assert body["detail"] == "the numbers backend could not be reached"
     assert sum("retrying the numbers backend" in r.getMessage() for r in caplog.records) == 2
+    assert any(f"127.0.0.1:{port}" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_broken_connection_names_no_address_to_the_client(backend: ServerProcess) -> None:
+    status, body, _ = await total_of(backend.url + "/faults/drop")
+    assert status == 502
+    assert body["detail"] == "the connection to the numbers backend broke mid-body"
+
+
+async def test_a_password_in_the_url_is_masked_in_the_log(
+    backend: ServerProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    url = backend.url.replace("http://", "http://reader:s3cret-pw@") + "/numbers"
+    status, body, _ = await total_of(url)
+    assert (status, body) == (200, {"total": 499500})
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "reader:***@127.0.0.1" in logged
+    assert "s3cret-pw" not in logged
 
 
 async def test_retries_stay_inside_the_deadline(backend: ServerProcess) -> None:
