@@ -18,6 +18,7 @@ class BackendError(Exception):
     def __init__(self, message: str, cause: str = "") -> None:
         super().__init__(message)
         self.cause = cause
+        self.headers: dict[str, str] = {}
 
     def for_log(self) -> str:
         return f"{self} ({self.cause})" if self.cause else str(self)
@@ -49,3 +50,14 @@ class BackendTimeoutError(BackendError):
 
     status = HTTPStatus.GATEWAY_TIMEOUT
     title = "Numbers backend too slow"
+
+
+class BackendUnavailableError(BackendError):
+    """The backend failed too often in a row: the circuit breaker answers for it for a while."""
+
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    title = "Numbers backend unavailable"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.headers["Retry-After"] = str(retry_after)

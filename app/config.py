@@ -33,6 +33,10 @@ class Config:
     # Below the grace period, so that a fetch under way at SIGTERM ends in time to be answered.
     numbers_api_timeout: float = 7.0
     numbers_api_retries: int = 2
+    # After this many failed fetches in a row (0: never), /total answers 503 at once for
+    # numbers_api_breaker_seconds without asking the backend.
+    numbers_api_breaker_failures: int = 3
+    numbers_api_breaker_seconds: float = 5.0
     log_level: str = "INFO"
     # Cloud Foundry kills an instance 10 s after SIGTERM; in-flight requests get 8 of them.
     graceful_timeout: float = 8.0
@@ -67,6 +71,20 @@ class Config:
                 defaults.numbers_api_retries,
                 _retries,
                 f"an integer from 0 to {MAX_RETRIES}",
+            ),
+            numbers_api_breaker_failures=_read(
+                env,
+                "NUMBERS_API_BREAKER_FAILURES",
+                defaults.numbers_api_breaker_failures,
+                _count,
+                "an integer >= 0",
+            ),
+            numbers_api_breaker_seconds=_read(
+                env,
+                "NUMBERS_API_BREAKER_SECONDS",
+                defaults.numbers_api_breaker_seconds,
+                _positive_seconds,
+                "a number of seconds > 0",
             ),
             log_level=_read(
                 env, "LOG_LEVEL", defaults.log_level, _log_level, "one of " + ", ".join(LOG_LEVELS)

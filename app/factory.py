@@ -16,7 +16,7 @@ def create_app(config: Config | None = None, source: NumbersSource | None = None
     """
     config = Config.from_env() if config is None else config
     app = Quart(__name__)
-    totals.install(app, numbers_source(config) if source is None else source, config.numbers_api_timeout)
+    totals.install(app, numbers_source(config) if source is None else source, config)
     app.register_blueprint(total.blueprint)
     app.register_blueprint(health.blueprint)
     problems.register(app)

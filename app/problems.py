@@ -29,7 +29,7 @@ async def _http_error(error: HTTPException) -> Response:
 
 
 async def _backend_error(error: BackendError) -> Response:
-    return problem(error.status, error.title, str(error))
+    return problem(error.status, error.title, str(error), error.headers)
 
 
 async def _shutting_down(error: ShuttingDownError) -> Response:

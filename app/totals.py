@@ -10,6 +10,8 @@ from contextlib import aclosing
 from quart import Quart
 
 from app.backend_errors import BackendDataError, BackendError, BackendTimeoutError
+from app.breaker import CircuitBreaker
+from app.config import Config
 from app.exact_sum import ExactSum, FloatRangeError, Number
 from app.numbers_api import NumbersSource
 from app.single_flight import SingleFlight
@@ -32,17 +34,20 @@ class ShuttingDownError(Exception):
 
 
 class Totals:
-    """Computes totals from `source` within `deadline` seconds; overlapping requests share a fetch."""
+    """Computes totals from `source` within `deadline` seconds; overlapping requests share a
+    fetch, and `breaker` answers for a backend that keeps failing."""
 
-    def __init__(self, source: NumbersSource, deadline: float) -> None:
+    def __init__(self, source: NumbersSource, deadline: float, breaker: CircuitBreaker) -> None:
         self.source = source
         self.deadline = deadline
+        self.breaker = breaker
         self._flight = SingleFlight(self._fetch)
         self._stopped = False
 
     async def current(self) -> Number:
         if self._stopped:
             raise ShuttingDownError("the service is shutting down")
+        self.breaker.check()
         return await self._flight.run()
 
     def stop(self) -> None:
@@ -57,7 +62,9 @@ class Totals:
             total, count = await self._sum()
         except BackendError as error:
             log.warning("fetch failed after %.3f s: %s", time.perf_counter() - started, error.for_log())
+            self.breaker.failed()
             raise
+        self.breaker.succeeded()
         log.info("summed %d numbers in %.3f s", count, time.perf_counter() - started)
         return total
 
@@ -82,9 +89,10 @@ class Totals:
             raise BackendDataError(str(error)) from None
 
 
-def install(app: Quart, source: NumbersSource, deadline: float) -> None:
+def install(app: Quart, source: NumbersSource, config: Config) -> None:
     """Attach the totals to `app`; the source is open while the app serves."""
-    app.extensions["totals"] = Totals(source, deadline)
+    breaker = CircuitBreaker(config.numbers_api_breaker_failures, config.numbers_api_breaker_seconds)
+    app.extensions["totals"] = Totals(source, config.numbers_api_timeout, breaker)
     app.before_serving(source.open)
     app.after_serving(source.close)
 

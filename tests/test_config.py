@@ -26,6 +26,8 @@ def test_every_variable_is_read() -> None:
             "NUMBERS_API_RETRIES": "0",
             "LOG_LEVEL": "debug",
             "GRACEFUL_TIMEOUT": "25",
+            "NUMBERS_API_BREAKER_FAILURES": "0",
+            "NUMBERS_API_BREAKER_SECONDS": "2.5",
         }
     )
     assert config == Config(
@@ -38,6 +40,8 @@ def test_every_variable_is_read() -> None:
         numbers_api_retries=0,
         log_level="DEBUG",
         graceful_timeout=25.0,
+        numbers_api_breaker_failures=0,
+        numbers_api_breaker_seconds=2.5,
     )
 
 
@@ -78,6 +82,8 @@ def test_an_empty_url_means_the_simulated_backend() -> None:
         ("NUMBERS_API_URL", "http://127.0.0.1:99999/numbers", "an http:// or https:// URL"),
         ("NUMBERS_API_URL", "http://127.0.0.1:0/numbers", "an http:// or https:// URL"),
         ("GRACEFUL_TIMEOUT", "0", "a number of seconds > 0"),
+        ("NUMBERS_API_BREAKER_FAILURES", "-1", "an integer >= 0"),
+        ("NUMBERS_API_BREAKER_SECONDS", "0", "a number of seconds > 0"),
         ("NUMBERS_API_URL", "ftp://127.0.0.1/numbers", "an http:// or https:// URL"),
         ("NUMBERS_API_URL", "127.0.0.1:9000", "an http:// or https:// URL"),
         ("LOG_LEVEL", "chatty", "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),

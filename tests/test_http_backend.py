@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -171,6 +172,30 @@ async def test_retries_give_up_after_numbers_api_retries(backend: ServerProcess)
     assert failed.status_code == 502
     assert "answered HTTP 503" in (await failed.get_json())["detail"]
     assert (recovered.status_code, await recovered.get_json()) == (200, {"total": 45})
+
+
+async def test_the_breaker_answers_503_at_once_while_the_backend_keeps_failing(
+    backend: ServerProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    # Three answers of 500, then the numbers: only a request the breaker lets through gets them.
+    url = f"{backend.url}/faults/flaky?fail=3&status=500&key=breaker"
+    async with service(url, numbers_api_breaker_failures=3, numbers_api_breaker_seconds=0.5) as (_, client):
+        failed = [await client.get("/total") for _ in range(3)]
+        refused = await client.get("/total")
+        health = await client.get("/healthz")
+        await asyncio.sleep(0.6)
+        recovered = await client.get("/total")
+    assert [response.status_code for response in failed] == [502] * 3
+    assert (refused.status_code, refused.headers["Retry-After"]) == (503, "1")
+    assert refused.content_type == "application/problem+json"
+    assert (await refused.get_json())["title"] == "Numbers backend unavailable"
+    assert health.status_code == 200
+    # Had the breaker asked the backend, this request would have had the numbers.
+    assert (recovered.status_code, await recovered.get_json()) == (200, {"total": 45})
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("circuit breaker open" in m for m in messages)
+    assert any("circuit breaker closed" in m for m in messages)
 
 
 async def test_one_http_session_for_the_server_lifetime(backend: ServerProcess) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from app.backend_errors import BackendTimeoutError
+from app.breaker import CircuitBreaker
 from app.exact_sum import Chunk
 from app.totals import TURNS_PER_YIELD, YIELD_INTERVAL, ShuttingDownError, Totals
 from tests.sources import LoopTurns
@@ -46,14 +47,19 @@ class BusySource:
             self.closed = True
 
 
+def totals_of(source: BusySource, deadline: float) -> Totals:
+    """Totals whose circuit breaker never opens."""
+    return Totals(source, deadline, CircuitBreaker(threshold=0, cooldown=1.0))
+
+
 async def test_the_total_of_the_chunks() -> None:
-    assert await Totals(BusySource(7), deadline=5).current() == 70
+    assert await totals_of(BusySource(7), deadline=5).current() == 70
 
 
 async def test_a_fetch_hands_the_loop_back_while_it_sums() -> None:
     source = BusySource(20, busy=2 * YIELD_INTERVAL)
     async with LoopTurns() as other_requests:
-        assert await Totals(source, deadline=5).current() == 200
+        assert await totals_of(source, deadline=5).current() == 200
     # The source never waits: without the yields the loop would not give a single turn.
     assert other_requests.count >= 10 * TURNS_PER_YIELD
 
@@ -67,13 +73,13 @@ async def test_a_fetch_hands_the_loop_back_while_it_sums() -> None:
 )
 async def test_the_source_is_closed_as_soon_as_the_deadline_ends_the_fetch(source: BusySource) -> None:
     with pytest.raises(BackendTimeoutError):
-        await Totals(source, deadline=0.05).current()
+        await totals_of(source, deadline=0.05).current()
     assert source.closed
 
 
 async def test_stop_answers_waiting_and_later_requests_with_shutting_down() -> None:
     source = BusySource(1, stall=True)
-    totals = Totals(source, deadline=30)
+    totals = totals_of(source, deadline=30)
     waiting = [asyncio.create_task(totals.current()) for _ in range(3)]
     await asyncio.sleep(0.01)
     totals.stop()

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+
+from app.backend_errors import BackendUnavailableError
+from app.breaker import CircuitBreaker
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_it_opens_after_the_threshold_of_failures_in_a_row_for_the_cooldown() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(threshold=3, cooldown=5.0, clock=clock)
+    breaker.failed()
+    breaker.failed()
+    breaker.check()  # two failures: still closed
+    breaker.failed()
+    clock.now += 0.4
+    with pytest.raises(BackendUnavailableError, match="failed 3 times in a row") as raised:
+        breaker.check()
+    assert raised.value.status == 503
+    assert raised.value.headers == {"Retry-After": "5"}  # 4.6 s left, rounded up
+    clock.now += 4.6
+    breaker.check()  # the cooldown is over: the next fetch may try
+
+
+def test_a_success_resets_the_count() -> None:
+    breaker = CircuitBreaker(threshold=2, cooldown=5.0, clock=Clock())
+    breaker.failed()
+    breaker.succeeded()
+    breaker.failed()
+    breaker.check()
+
+
+def test_a_failed_trial_opens_it_again() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(threshold=1, cooldown=2.0, clock=clock)
+    breaker.failed()
+    clock.now += 2.0
+    breaker.check()
+    breaker.failed()  # the trial fetch failed
+    with pytest.raises(BackendUnavailableError):
+        breaker.check()
+
+
+def test_threshold_zero_never_opens() -> None:
+    breaker = CircuitBreaker(threshold=0, cooldown=5.0, clock=Clock())
+    for _ in range(100):
+        breaker.failed()
+    breaker.check()
