@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from app.config import Config, ConfigError, masked_url
+from app.serve import hypercorn_config
 
 
 def test_defaults_when_nothing_is_set() -> None:
@@ -48,6 +49,14 @@ def test_every_variable_is_read() -> None:
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "::1", "localhost", "total-service.internal"])
 def test_a_host_is_a_name_or_an_address(host: str) -> None:
     assert Config.from_env({"HOST": host}).host == host
+
+
+@pytest.mark.parametrize(
+    ("host", "bind"),
+    [("127.0.0.1", "127.0.0.1:5000"), ("::1", "[::1]:5000"), ("localhost", "localhost:5000")],
+)
+def test_hypercorn_binds_the_host_with_ipv6_addresses_in_brackets(host: str, bind: str) -> None:
+    assert hypercorn_config(Config(host=host)).bind == [bind]
 
 
 def test_by_default_a_fetch_ends_within_the_grace_period() -> None:
