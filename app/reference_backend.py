@@ -40,6 +40,8 @@ KINDS: dict[str, Callable[[int], str]] = {
     "exponents": lambda n: repr((n + 1) * 1e-9) if n % 2 else f"{n + 1}e-9",
     "sprinkled-wide": _sprinkled_wide,
     "signed-wide": lambda n: str((-1) ** n * (10**30 + n)),  # 31 digits, both signs
+    # Every 5,000th item an integer of 65,000 digits, past Python's limit on int(text).
+    "huge-wide": lambda n: "9" * 64_990 + f"{n:010d}" if n % 5000 == 4999 else str(n),
     "spaced": lambda n: f"\n    {n}",  # pretty-printed: a newline and indent before each item
 }
 

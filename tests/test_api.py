@@ -49,6 +49,15 @@ async def test_a_float_total_is_a_json_number() -> None:
     assert await response.get_json() == {"total": 3.6}
 
 
+async def test_a_total_wider_than_pythons_digit_limit_is_written_exactly() -> None:
+    nines = b"9" * 4300  # ten items at Python's limit; their total has 4,301 digits
+    body = b"[" + b",".join([nines] * 10) + b"]"
+    async with serving(ListSource(parsed(body))) as client:
+        response = await client.get("/total")
+    assert response.status_code == 200
+    assert await response.get_data() == b'{"total":' + b"9" * 4299 + b"90}\n"
+
+
 async def test_healthz_never_touches_the_backend() -> None:
     source = FailingSource(RuntimeError("backend down"))
     async with serving(source) as client:
