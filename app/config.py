@@ -6,7 +6,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -16,6 +16,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Retries beyond this wait longer than any sensible deadline: the backoff is capped at 2 s.
 MAX_RETRIES = 10
 # A DNS name (RFC 1123): dot-separated labels of letters, digits and inner hyphens.
+# A bearer token as RFC 6750 writes it (b64token): it goes into a header as it is.
+_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 _HOST_NAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
 
 
@@ -28,6 +30,8 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 5000
     numbers_api_url: str | None = None
+    # Sent as `Authorization: Bearer <token>`; kept out of repr, so out of any log.
+    numbers_api_token: str | None = field(default=None, repr=False)
     numbers_api_delay: float = 1.0
     numbers_api_count: int = 10_000_001
     # Below the grace period, so that a fetch under way at SIGTERM ends in time to be answered.
@@ -51,6 +55,14 @@ class Config:
             port=_read(env, "PORT", defaults.port, _port, "an integer from 1 to 65535"),
             numbers_api_url=_read(
                 env, "NUMBERS_API_URL", defaults.numbers_api_url, _http_url, "an http:// or https:// URL"
+            ),
+            numbers_api_token=_read(
+                env,
+                "NUMBERS_API_TOKEN",
+                defaults.numbers_api_token,
+                _token,
+                "a bearer token (letters, digits, -._~+/, then any =)",
+                secret=True,
             ),
             numbers_api_delay=_read(
                 env, "NUMBERS_API_DELAY", defaults.numbers_api_delay, _seconds, "a number of seconds >= 0"
@@ -99,15 +111,26 @@ class Config:
         )
 
 
-def _read(env: Mapping[str, str], name: str, default: T, parse: Callable[[str], T], expected: str) -> T:
-    """Parse variable `name` if it is set; a value `parse` rejects becomes a ConfigError."""
+def _read(
+    env: Mapping[str, str],
+    name: str,
+    default: T,
+    parse: Callable[[str], T],
+    expected: str,
+    secret: bool = False,
+) -> T:
+    """Parse variable `name` if it is set; a value `parse` rejects becomes a ConfigError.
+
+    The error quotes the value, unless it is `secret`.
+    """
     raw = env.get(name)
     if raw is None:
         return default
     try:
         return parse(raw.strip())
     except ValueError:
-        raise ConfigError(f"{name} must be {expected}, got {raw!r}") from None
+        got = f"a value of {len(raw)} characters" if secret else repr(raw)
+        raise ConfigError(f"{name} must be {expected}, got {got}") from None
 
 
 def _host(raw: str) -> str:
@@ -162,6 +185,14 @@ def _http_url(raw: str) -> str | None:
     # .port raises ValueError for a port that is not a number from 0 to 65535.
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.port == 0:
         raise ValueError(raw)
+    return raw
+
+
+def _token(raw: str) -> str | None:
+    if not raw:
+        return None
+    if not _TOKEN.fullmatch(raw):
+        raise ValueError("not a bearer token")
     return raw
 
 

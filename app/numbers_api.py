@@ -79,15 +79,18 @@ class HttpNumbers:
     the server serves. The deadline for a whole fetch is the caller's (see `Totals`).
     """
 
-    def __init__(self, url: str, retries: int) -> None:
+    def __init__(self, url: str, retries: int, token: str | None = None) -> None:
         self.url = url
         self.retries = retries
         self.description = f"backend at {masked_url(url)}"
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._session: aiohttp.ClientSession | None = None
 
     async def open(self) -> None:
         # No timeout of aiohttp's own: the deadline covers the whole fetch, retries included.
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=None), headers=self._headers
+        )
 
     async def close(self) -> None:
         if self._session is not None:
@@ -143,5 +146,5 @@ class HttpNumbers:
 def numbers_source(config: Config) -> NumbersSource:
     """The backend the configuration asks for: a real one at NUMBERS_API_URL, or the simulated one."""
     if config.numbers_api_url:
-        return HttpNumbers(config.numbers_api_url, config.numbers_api_retries)
+        return HttpNumbers(config.numbers_api_url, config.numbers_api_retries, config.numbers_api_token)
     return SimulatedNumbers(config.numbers_api_count, config.numbers_api_delay)

@@ -8,6 +8,10 @@ for the end-to-end tests and for the benchmark:
   command line's for one request; `kind` serves another body of `count` items, see KINDS);
 - `GET /json?body=TEXT&piece=BYTES`: TEXT as the body, sent in pieces of BYTES;
 - `GET /faults/<name>`: a misbehaving backend, one fault per name (see FAULTS).
+
+`--numbers-fault NAME` makes /numbers answer as /faults/NAME does (`status/500`, `garbage`,
+`slow`, ...), `--token` asks every request for that bearer token (401 without it), and
+`--certificate`/`--key` serve HTTPS.
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import hmac
+import ssl
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 # Numbers per rendered piece of the body: about 500 KiB of JSON.
 PIECE_NUMBERS = 65_536
@@ -89,7 +96,10 @@ async def echo(request: web.Request) -> web.StreamResponse:
 
 
 async def status(request: web.Request) -> web.StreamResponse:
-    code = int(request.match_info["code"])
+    return status_answer(int(request.match_info["code"]))
+
+
+def status_answer(code: int) -> web.Response:
     return web.json_response({"error": f"status {code} on purpose"}, status=code)
 
 
@@ -147,12 +157,43 @@ async def healthz(request: web.Request) -> web.StreamResponse:
     return web.json_response({"status": "ok"})
 
 
-def create_backend(count: int, delay: float) -> web.Application:
-    backend = web.Application()
+def requiring_token(token: str) -> Middleware:
+    """A middleware that answers 401 to requests without `Authorization: Bearer <token>`.
+
+    /healthz stays open, as a load balancer's health check would find it.
+    """
+    expected = f"Bearer {token}".encode()
+
+    @web.middleware
+    async def check_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+        given = request.headers.get("Authorization", "").encode()
+        if request.path != "/healthz" and not hmac.compare_digest(given, expected):
+            return web.json_response({"error": "a bearer token is required"}, status=401)
+        return await handler(request)
+
+    return check_token
+
+
+def numbers_fault(name: str) -> Handler:
+    """The handler of /faults/`name`, for /numbers: `status/<code>` or a name in FAULTS."""
+    kind, _, code = name.partition("/")
+    if kind == "status":
+
+        async def fixed_status(request: web.Request) -> web.StreamResponse:
+            return status_answer(int(code))
+
+        return fixed_status
+    return FAULTS[name]
+
+
+def create_backend(
+    count: int, delay: float, token: str | None = None, fault: str | None = None
+) -> web.Application:
+    backend = web.Application(middlewares=[requiring_token(token)] if token else [])
     backend["count"] = count
     backend["delay"] = delay
     backend["failures"] = Counter()
-    backend.router.add_get("/numbers", numbers)
+    backend.router.add_get("/numbers", numbers_fault(fault) if fault else numbers)
     backend.router.add_get("/json", echo)
     backend.router.add_get("/healthz", healthz)
     backend.router.add_get("/faults/status/{code}", status)
@@ -169,11 +210,19 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5001)
     parser.add_argument("--count", type=int, default=10_000_001, help="how many numbers /numbers serves")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before /numbers answers")
+    parser.add_argument("--numbers-fault", metavar="NAME", help="/numbers answers as /faults/NAME")
+    parser.add_argument("--token", help="the bearer token every request must carry")
+    parser.add_argument("--certificate", help="a PEM certificate chain: serve HTTPS (with --key)")
+    parser.add_argument("--key", help="the PEM private key of --certificate")
     args = parser.parse_args()
     rendered(args.count)  # before serving, so that the first request is as fast as the rest
-    backend = create_backend(args.count, args.delay)
+    backend = create_backend(args.count, args.delay, args.token, args.numbers_fault)
+    tls = None
+    if args.certificate:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.certificate, args.key)
     # A short shutdown: a stalled /faults/slow answer must not hold up the exit.
-    web.run_app(backend, host=args.host, port=args.port, access_log=None, shutdown_timeout=1)
+    web.run_app(backend, host=args.host, port=args.port, access_log=None, shutdown_timeout=1, ssl_context=tls)
 
 
 if __name__ == "__main__":

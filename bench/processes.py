@@ -38,11 +38,13 @@ class ServerProcess:
         env: Mapping[str, str],
         log_dir: Path,
         *,
-        ready_path: str = "/healthz",
+        ready_path: str | None = "/healthz",
         cpus: set[int] | None = None,
+        port: int | None = None,
+        scheme: str = "http",
     ) -> None:
-        self.port = free_port()
-        self.url = f"http://{LOOPBACK}:{self.port}"
+        self.port = port or free_port()
+        self.url = f"{scheme}://{LOOPBACK}:{self.port}"
         self.stdout_path = log_dir / f"server-{self.port}.out"
         self.stderr_path = log_dir / f"server-{self.port}.err"
         full_env = {**os.environ, **env, "HOST": LOOPBACK, "PORT": str(self.port)}
@@ -57,12 +59,16 @@ class ServerProcess:
             )
         self._wait_ready(ready_path)
 
-    def _wait_ready(self, path: str, timeout: float = 60.0) -> None:
+    def _wait_ready(self, path: str | None, timeout: float = 60.0) -> None:
+        """Wait until GET `path` answers 2xx, or, with no path, until the port takes connections."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}: {self.stderr()}")
             try:
+                if path is None:
+                    socket.create_connection((LOOPBACK, self.port), timeout=1).close()
+                    return
                 with urllib.request.urlopen(self.url + path, timeout=1):
                     return
             except OSError:
@@ -115,9 +121,26 @@ def service(env: Mapping[str, str], log_dir: Path, cpus: set[int] | None = None)
 
 @contextmanager
 def reference_backend(
-    log_dir: Path, count: int, delay: float = 0.0, cpus: set[int] | None = None
+    log_dir: Path,
+    count: int,
+    delay: float = 0.0,
+    cpus: set[int] | None = None,
+    options: Sequence[str] = (),
+    port: int | None = None,
 ) -> Iterator[ServerProcess]:
-    """The reference numbers backend, serving 0..count-1 at /numbers."""
+    """The reference numbers backend, serving 0..count-1 at /numbers; `options` as on its command line.
+
+    Served over HTTPS when `options` name a certificate; then ready once it takes connections.
+    """
     argv = [sys.executable, "-m", "app.reference_backend", "--port", "{port}", "--count", str(count)]
-    with ServerProcess([*argv, "--delay", str(delay)], {}, log_dir, cpus=cpus) as server:
+    tls = "--certificate" in options
+    with ServerProcess(
+        [*argv, "--delay", str(delay), *options],
+        {},
+        log_dir,
+        cpus=cpus,
+        port=port,
+        scheme="https" if tls else "http",
+        ready_path=None if tls else "/healthz",
+    ) as server:
         yield server

@@ -46,6 +46,23 @@ def test_every_variable_is_read() -> None:
     )
 
 
+def test_a_bearer_token_is_read_and_kept_out_of_the_repr() -> None:
+    config = Config.from_env({"NUMBERS_API_TOKEN": "abc.DEF-123_~+/=="})
+    assert config.numbers_api_token == "abc.DEF-123_~+/=="
+    assert "abc.DEF" not in repr(config)
+    assert Config.from_env({"NUMBERS_API_TOKEN": ""}).numbers_api_token is None
+
+
+@pytest.mark.parametrize("token", ["two words", "a\nb", "=first", "quote\"d"])
+def test_a_malformed_token_is_refused_without_being_quoted(token: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Config.from_env({"NUMBERS_API_TOKEN": token})
+    assert str(raised.value) == (
+        "NUMBERS_API_TOKEN must be a bearer token (letters, digits, -._~+/, then any =), "
+        f"got a value of {len(token)} characters"
+    )
+
+
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "::1", "localhost", "total-service.internal"])
 def test_a_host_is_a_name_or_an_address(host: str) -> None:
     assert Config.from_env({"HOST": host}).host == host

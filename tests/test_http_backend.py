@@ -141,6 +141,31 @@ async def test_a_password_in_the_url_is_masked_in_the_log(
     assert "s3cret-pw" not in logged
 
 
+@pytest.fixture(scope="module")
+def guarded_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A reference backend that asks every request for the bearer token `s3cret-token`."""
+    log_dir = tmp_path_factory.mktemp("guarded")
+    with reference_backend(log_dir, count=1000, options=["--token", "s3cret-token"]) as process:
+        yield process
+
+
+async def test_the_bearer_token_is_sent_to_the_backend(guarded_backend: ServerProcess) -> None:
+    status, body, _ = await total_of(guarded_backend.url + "/numbers", numbers_api_token="s3cret-token")
+    assert (status, body) == (200, {"total": 499500})
+
+
+async def test_a_refused_token_is_a_502_that_shows_it_nowhere(
+    guarded_backend: ServerProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    status, body, _ = await total_of(guarded_backend.url + "/numbers", numbers_api_token="wr0ng-token")
+    assert status == 502
+    assert body["detail"] == "the numbers backend answered HTTP 401"
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "HTTP 401" in logged
+    assert "wr0ng-token" not in logged + str(body)
+
+
 async def test_retries_stay_inside_the_deadline(backend: ServerProcess) -> None:
     url = f"{backend.url}/faults/flaky?fail=1000&key=deadline"
     status, body, _ = await total_of(url, numbers_api_retries=20, numbers_api_timeout=0.3)
