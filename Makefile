@@ -24,7 +24,7 @@ PY := $(VENV)/bin/python
 WRK := /usr/bin/wrk
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run backend test lint typecheck pytest bench bench-smoke mutation container-test setup-check clean
+.PHONY: run backend test lint typecheck pytest reliability-test bench bench-smoke mutation container-test setup-check clean
 
 run: $(VENV)/.synced
 	$(PY) -m app
@@ -46,6 +46,10 @@ typecheck: $(VENV)/.synced
 
 pytest: $(VENV)/.synced
 	$(PY) -m pytest
+
+# Load, faults and hostile clients against real processes (a minute; thousands of connections).
+reliability-test: $(VENV)/.synced
+	$(PY) -m pytest -m reliability tests/reliability
 
 # The benchmark, and a few seconds of it on small lists with every total checked (CI).
 bench: $(VENV)/.synced $(WRK)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from quart import Quart
 
-from app import health, problems, total, totals
+from app import health, problems, request_limits, total, totals
 from app.config import Config
 from app.numbers_api import NumbersSource, numbers_source
 
@@ -19,5 +19,6 @@ def create_app(config: Config | None = None, source: NumbersSource | None = None
     totals.install(app, numbers_source(config) if source is None else source, config)
     app.register_blueprint(total.blueprint)
     app.register_blueprint(health.blueprint)
+    request_limits.register(app)
     problems.register(app)
     return app

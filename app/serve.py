@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import signal
 import sys
 
@@ -21,6 +22,10 @@ log = logging.getLogger(__name__)
 # Requests still waiting for a fetch this long before the grace period ends are answered
 # 503: time enough to write the answers before Hypercorn cancels whatever is left.
 ANSWER_MARGIN = 0.5
+KEEP_ALIVE_SECONDS = 5.0
+# Open connections each take a file descriptor; a soft limit of 1,024 (common on desktops)
+# would refuse clients long before memory or CPU run out.
+WANTED_FILE_DESCRIPTORS = 65_536
 
 
 def hypercorn_config(config: Config) -> HypercornConfig:
@@ -34,6 +39,17 @@ def hypercorn_config(config: Config) -> HypercornConfig:
     server.errorlog = logging.getLogger("hypercorn.error")
     server.loglevel = "INFO"
     server.graceful_timeout = config.graceful_timeout
+    # Limits against clients that hold the server's memory or connections; each is tried
+    # by tests/reliability/test_hostile_clients.py.
+    # The request line and every header together: a longer one is answered 431 (or 400)
+    # and the connection closed. 16 KiB is ten times what a browser sends.
+    server.h11_max_incomplete_size = 16 * 1024
+    # From connecting (or from the last answer) to a request's complete headers: it closes
+    # idle keep-alive connections and slowloris clients that trickle their headers.
+    server.keep_alive_timeout = KEEP_ALIVE_SECONDS
+    # No read timeout: it would also cut a request waiting for a slow fetch. Bodies are
+    # refused with 413 at once (app.request_limits), so no client is read slowly after it.
+    server.read_timeout = None
     return server
 
 
@@ -58,6 +74,14 @@ async def serve_until_signalled(app: Quart, config: Config) -> None:
     await serve(app, hypercorn_config(config), shutdown_trigger=stopping.wait)
 
 
+def raise_file_limit() -> None:
+    """Raise the soft limit on open files towards WANTED_FILE_DESCRIPTORS, within the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = WANTED_FILE_DESCRIPTORS if hard == resource.RLIM_INFINITY else min(hard, WANTED_FILE_DESCRIPTORS)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 def main() -> int:
     try:
         config = Config.from_env()
@@ -65,6 +89,7 @@ def main() -> int:
         print(f"total-service: configuration error: {error}", file=sys.stderr)
         return 2
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    raise_file_limit()
     try:
         asyncio.run(serve_until_signalled(create_app(config), config))
     except OSError as error:  # the address cannot be bound: in use, or not this machine's

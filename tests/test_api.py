@@ -15,6 +15,7 @@ from quart.typing import TestClientProtocol as QuartClient
 from app.config import Config
 from app.factory import create_app
 from app.numbers_api import NumbersSource
+from app.request_limits import MAX_HEADERS
 from tests.sources import FailingSource, ListSource, parsed
 
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
@@ -56,6 +57,24 @@ async def test_a_total_wider_than_pythons_digit_limit_is_written_exactly() -> No
         response = await client.get("/total")
     assert response.status_code == 200
     assert await response.get_data() == b'{"total":' + b"9" * 4299 + b"90}\n"
+
+
+async def test_a_request_body_is_refused_with_413_and_the_connection_closed(client: QuartClient) -> None:
+    response = await client.get("/total", data=b"x" * 10, headers={"Content-Length": "10"})
+    assert response.status_code == 413
+    assert response.content_type == "application/problem+json"
+    assert response.headers["Connection"] == "close"
+    assert (await response.get_json())["detail"] == "no route of this service takes a request body"
+
+
+async def test_more_headers_than_the_limit_are_refused_with_431(client: QuartClient) -> None:
+    # The test client adds Host and User-Agent: MAX_HEADERS - 2 of ours are the most allowed.
+    allowed = {f"X-Filler-{n}": "v" for n in range(MAX_HEADERS - 2)}
+    assert (await client.get("/healthz", headers=allowed)).status_code == 200
+    response = await client.get("/healthz", headers={**allowed, "X-One-Too-Many": "v"})
+    assert response.status_code == 431
+    assert response.content_type == "application/problem+json"
+    assert response.headers["Connection"] == "close"
 
 
 async def test_healthz_never_touches_the_backend() -> None:

@@ -53,7 +53,7 @@ def test_a_bearer_token_is_read_and_kept_out_of_the_repr() -> None:
     assert Config.from_env({"NUMBERS_API_TOKEN": ""}).numbers_api_token is None
 
 
-@pytest.mark.parametrize("token", ["two words", "a\nb", "=first", "quote\"d"])
+@pytest.mark.parametrize("token", ["two words", "a\nb", "=first", 'quote"d'])
 def test_a_malformed_token_is_refused_without_being_quoted(token: str) -> None:
     with pytest.raises(ConfigError) as raised:
         Config.from_env({"NUMBERS_API_TOKEN": token})

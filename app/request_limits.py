@@ -1,0 +1,36 @@
+"""What a request may carry, checked before any route runs: no body, at most MAX_HEADERS headers.
+
+Hypercorn bounds the request line and headers together (`h11_max_incomplete_size`, see
+`app.serve`); these are the limits it has no setting for.
+"""
+
+from __future__ import annotations
+
+from quart import Quart, Response, request
+
+from app.problems import problem
+
+# Apache's default (LimitRequestFields); a browser sends about 20.
+MAX_HEADERS = 100
+
+
+async def _check_request() -> Response | None:
+    # Connection: close, because the server cannot read the next request on this
+    # connection before the body it refuses to read.
+    # The headers as received: Quart's request.headers adds one of its own (Remote-Addr).
+    if len(list(request.scope["headers"])) > MAX_HEADERS:
+        return problem(
+            431,
+            "Request Header Fields Too Large",
+            f"a request may have at most {MAX_HEADERS} headers",
+            {"Connection": "close"},
+        )
+    if request.content_length or "Transfer-Encoding" in request.headers:
+        return problem(
+            413, "Content Too Large", "no route of this service takes a request body", {"Connection": "close"}
+        )
+    return None
+
+
+def register(app: Quart) -> None:
+    app.before_request(_check_request)
