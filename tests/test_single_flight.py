@@ -5,7 +5,7 @@ import itertools
 
 import pytest
 
-from app.single_flight import TURNS_BETWEEN_WAKE_UPS, SingleFlight
+from app.single_flight import TURNS_BETWEEN_WAKE_UPS, WAKE_INTERVAL, SingleFlight
 
 
 class Work:
@@ -102,7 +102,7 @@ async def test_a_cancelled_run_cancels_its_callers_and_the_next_run_is_fresh(
 
 async def test_callers_are_woken_one_at_a_time_not_all_in_one_turn() -> None:
     work = Work()
-    flight = SingleFlight(work)
+    flight = SingleFlight(work, clock=lambda: 0.0)  # no time passes: always on pace
     tasks = await started(flight, 10)
     work.release.set()
     answered_per_turn = []
@@ -112,6 +112,19 @@ async def test_callers_are_woken_one_at_a_time_not_all_in_one_turn() -> None:
     # Never more than one more caller answered per loop turn.
     assert all(b - a <= 1 for a, b in itertools.pairwise([0, *answered_per_turn]))
     assert len(answered_per_turn) >= 10 * TURNS_BETWEEN_WAKE_UPS - 1
+
+
+async def test_callers_are_woken_without_yielding_when_behind_the_pace() -> None:
+    # Each look at the clock finds ten wake intervals gone: the loop's turns are long.
+    ticks = itertools.count(step=10 * WAKE_INTERVAL)
+    work = Work()
+    flight = SingleFlight(work, clock=lambda: next(ticks))
+    tasks = await started(flight, 10)
+    work.release.set()
+    await asyncio.sleep(0)  # the run ends and wakes every caller in this turn
+    await asyncio.sleep(0)  # the callers' tasks finish
+    assert all(task.done() for task in tasks)
+    assert [task.result() for task in tasks] == [1] * 10
 
 
 async def test_abandon_fails_every_unanswered_caller_and_cancels_the_run() -> None:
