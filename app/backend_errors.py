@@ -14,6 +14,8 @@ class BackendError(Exception):
 
     status = HTTPStatus.BAD_GATEWAY
     title = "Numbers backend failed"
+    # The fetch's outcome in the metrics (numbers_backend_fetches).
+    outcome = "failed"
 
     def __init__(self, message: str, cause: str = "") -> None:
         super().__init__(message)
@@ -28,12 +30,14 @@ class BackendDataError(BackendError):
     """The backend's body is not a JSON array of numbers, or is cut short."""
 
     title = "Bad data from the numbers backend"
+    outcome = "bad_data"
 
 
 class BackendStatusError(BackendError):
     """The backend answered with a status other than 2xx."""
 
     title = "Numbers backend answered with an error"
+    outcome = "bad_status"
 
     def __init__(self, status: int) -> None:
         super().__init__(f"the numbers backend answered HTTP {status}")
@@ -43,6 +47,7 @@ class BackendConnectionError(BackendError):
     """The backend could not be reached, or the connection broke during the answer."""
 
     title = "Numbers backend unreachable"
+    outcome = "unreachable"
 
 
 class BackendTimeoutError(BackendError):
@@ -50,6 +55,7 @@ class BackendTimeoutError(BackendError):
 
     status = HTTPStatus.GATEWAY_TIMEOUT
     title = "Numbers backend too slow"
+    outcome = "timeout"
 
 
 class BackendUnavailableError(BackendError):

@@ -7,6 +7,7 @@ import math
 import time
 from collections.abc import Callable
 
+from app import metrics
 from app.backend_errors import BackendUnavailableError
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,10 @@ class CircuitBreaker:
         self._clock = clock
         self._failures = 0
         self._open_until = 0.0
+        metrics.BREAKER_OPEN.set_function(self.is_open)
+
+    def is_open(self) -> bool:
+        return self._open_until > self._clock()
 
     def check(self) -> None:
         """Raise BackendUnavailableError while the breaker is open."""

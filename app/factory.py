@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from quart import Quart
 
-from app import health, problems, request_limits, total, totals
+from app import health, problems, request_limits, telemetry, total, totals
 from app.config import Config
 from app.numbers_api import NumbersSource, numbers_source
 
@@ -19,6 +19,7 @@ def create_app(config: Config | None = None, source: NumbersSource | None = None
     totals.install(app, numbers_source(config) if source is None else source, config)
     app.register_blueprint(total.blueprint)
     app.register_blueprint(health.blueprint)
+    telemetry.install(app)
     request_limits.register(app)
     problems.register(app)
     return app

@@ -12,6 +12,7 @@ from typing import Protocol
 import aiohttp
 import numpy as np
 
+from app import metrics
 from app.backend_errors import BackendConnectionError, BackendError, BackendStatusError
 from app.config import Config, masked_url
 from app.exact_sum import Chunk
@@ -120,6 +121,7 @@ class HttpNumbers:
         failure: BackendError | None = None
         for attempt in range(self.retries + 1):
             if failure is not None:
+                metrics.RETRIES.inc()
                 log.warning(
                     "retrying the numbers backend (%d of %d) after: %s",
                     attempt,

@@ -17,11 +17,6 @@ T = TypeVar("T")
 # clients: p99 71 ms (max 282 ms) waking all at once, 12 ms one per turn, 9 ms two turns
 # apart; under 50 clients, 7.5 ms one per turn, 4.7 ms two turns apart.
 TURNS_BETWEEN_WAKE_UPS = 2
-# ... but never slower than one caller per WAKE_INTERVAL seconds: when the loop's turns are
-# long (hundreds of other requests being served), a caller a turn would make the last of
-# 200 callers wait seconds past the fetch (measured: 3.6 s under 200 clients looping on
-# instant 503s). Behind that pace, callers are woken without yielding until it is caught up.
-WAKE_INTERVAL = 0.0005
 
 
 class SingleFlight(Generic[T]):
@@ -32,9 +27,17 @@ class SingleFlight(Generic[T]):
     """
 
     def __init__(
-        self, work: Callable[[], Awaitable[T]], clock: Callable[[], float] = time.perf_counter
+        self,
+        work: Callable[[], Awaitable[T]],
+        patience: float = float("inf"),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._work = work
+        # Pacing the wake-ups must not keep a caller waiting past `patience` seconds from
+        # the run's start (the service's deadline): then the rest are woken at once. Under
+        # 200 clients looping on instant 503s, the loop's turns were long and a caller every
+        # two turns kept the last ones waiting 3.6 s past a 1 s deadline.
+        self._patience = patience
         self._clock = clock
         # The callers of the run in progress; None when no run is in progress.
         self._waiters: list[asyncio.Future[T]] | None = None
@@ -42,6 +45,11 @@ class SingleFlight(Generic[T]):
         self._running: asyncio.Task[None] | None = None
         # Every caller not answered yet, of the run in progress or of one still waking its callers.
         self._unanswered: set[asyncio.Future[T]] = set()
+
+    @property
+    def running(self) -> bool:
+        """Whether a run is in progress: a caller now would join it."""
+        return self._waiters is not None
 
     async def run(self) -> T:
         if self._waiters is None:
@@ -67,6 +75,7 @@ class SingleFlight(Generic[T]):
             self._running.cancel()
 
     async def _run(self, waiters: list[asyncio.Future[T]]) -> None:
+        started = self._clock()
         try:
             result = await self._work()
         except Exception as error:  # every caller gets the failure, whatever it is
@@ -74,15 +83,14 @@ class SingleFlight(Generic[T]):
         else:
             failure = None
         self._waiters = None
-        started = self._clock()
-        for woken, waiter in enumerate(waiters, start=1):
+        for waiter in waiters:
             if waiter.done():  # its caller went away
                 continue
             if failure is None:
                 waiter.set_result(result)
             else:
                 waiter.set_exception(failure)
-            if woken * WAKE_INTERVAL >= self._clock() - started:  # on pace: let others run
+            if self._clock() - started < self._patience:
                 for _ in range(TURNS_BETWEEN_WAKE_UPS):
                     await asyncio.sleep(0)
 

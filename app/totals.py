@@ -9,6 +9,7 @@ from contextlib import aclosing
 
 from quart import Quart
 
+from app import metrics
 from app.backend_errors import BackendDataError, BackendError, BackendTimeoutError
 from app.breaker import CircuitBreaker
 from app.config import Config
@@ -42,14 +43,16 @@ class Totals:
         self.source = source
         self.deadline = deadline
         self.breaker = breaker
-        self._flight = SingleFlight(self._fetch)
+        self._flight = SingleFlight(self._fetch, patience=deadline)
         self._stopped = False
 
     async def current(self) -> Number:
         if self._stopped:
             raise ShuttingDownError("the service is shutting down")
         self.breaker.check()
-        return await self._flight.run()
+        metrics.TOTAL_REQUESTS.labels("joined" if self._flight.running else "started").inc()
+        with metrics.TOTAL_WAITING.track_inprogress():
+            return await self._flight.run()
 
     def stop(self) -> None:
         """Answer every request still waiting for a fetch, and every later one, with ShuttingDownError."""
@@ -62,11 +65,18 @@ class Totals:
         try:
             total, count = await self._sum()
         except BackendError as error:
-            log.warning("fetch failed after %.3f s: %s", time.perf_counter() - started, error.for_log())
+            seconds = time.perf_counter() - started
+            log.warning("fetch failed after %.3f s: %s", seconds, error.for_log())
+            metrics.FETCHES.labels(error.outcome).inc()
+            metrics.FETCH_SECONDS.observe(seconds)
             self.breaker.failed()
             raise
+        seconds = time.perf_counter() - started
         self.breaker.succeeded()
-        log.info("summed %d numbers in %.3f s", count, time.perf_counter() - started)
+        log.info("summed %d numbers in %.3f s", count, seconds)
+        metrics.FETCHES.labels("ok").inc()
+        metrics.FETCH_SECONDS.observe(seconds)
+        metrics.NUMBERS_SUMMED.inc(count)
         return total
 
     async def _sum(self) -> tuple[Number, int]:

@@ -1,5 +1,6 @@
 -- wrk script: count answers that are not 200 or not the expected body, and print the
--- results as one line of JSON. Usage: wrk ... -s check_total.lua URL -- EXPECTED_BODY
+-- results as one line of JSON. Usage: wrk ... -s check_total.lua URL -- EXPECTED_BODY [REQUESTS]
+-- With REQUESTS (and one thread), the run stops after that many answers.
 local threads = {}
 
 function setup(thread)
@@ -8,11 +9,17 @@ end
 
 function init(args)
   expected = args[1]
+  quota = tonumber(args[2])
+  answered = 0
   wrong = 0
   failed = 0
 end
 
 function response(status, headers, body)
+  answered = answered + 1
+  if quota and answered >= quota then
+    wrk.thread:stop()
+  end
   if status ~= 200 then
     failed = failed + 1
   elseif body:gsub("%s+$", "") ~= expected then

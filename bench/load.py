@@ -100,8 +100,11 @@ def bare_transfer(url: str, repeats: int = 3) -> float:
     return statistics.median(times)
 
 
-def concurrent(url: str, expected_body: bytes, clients: int, seconds: float) -> LoadResult:
-    """`clients` connections, each looping on GET `url` for `seconds` (wrk, one thread)."""
+def concurrent(
+    url: str, expected_body: bytes, clients: int, seconds: float, requests: int | None = None
+) -> LoadResult:
+    """`clients` connections, each looping on GET `url` for `seconds` (wrk, one thread), or
+    until `requests` answers have come."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError("wrk is not installed: `make bench` installs it")
@@ -115,6 +118,7 @@ def concurrent(url: str, expected_body: bytes, clients: int, seconds: float) -> 
         url,
         "--",
         expected_body.decode(),
+        *([str(requests)] if requests else []),
     ]
     output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 120).stdout
     report = json.loads(output.strip().splitlines()[-1])

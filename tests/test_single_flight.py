@@ -5,7 +5,7 @@ import itertools
 
 import pytest
 
-from app.single_flight import TURNS_BETWEEN_WAKE_UPS, WAKE_INTERVAL, SingleFlight
+from app.single_flight import TURNS_BETWEEN_WAKE_UPS, SingleFlight
 
 
 class Work:
@@ -102,7 +102,7 @@ async def test_a_cancelled_run_cancels_its_callers_and_the_next_run_is_fresh(
 
 async def test_callers_are_woken_one_at_a_time_not_all_in_one_turn() -> None:
     work = Work()
-    flight = SingleFlight(work, clock=lambda: 0.0)  # no time passes: always on pace
+    flight = SingleFlight(work, patience=1.0, clock=lambda: 0.0)  # no time passes
     tasks = await started(flight, 10)
     work.release.set()
     answered_per_turn = []
@@ -114,16 +114,16 @@ async def test_callers_are_woken_one_at_a_time_not_all_in_one_turn() -> None:
     assert len(answered_per_turn) >= 10 * TURNS_BETWEEN_WAKE_UPS - 1
 
 
-async def test_callers_are_woken_without_yielding_when_behind_the_pace() -> None:
-    # Each look at the clock finds ten wake intervals gone: the loop's turns are long.
-    ticks = itertools.count(step=10 * WAKE_INTERVAL)
+async def test_callers_are_woken_at_once_when_the_run_has_outlasted_the_patience() -> None:
+    now = [0.0]
     work = Work()
-    flight = SingleFlight(work, clock=lambda: next(ticks))
+    flight = SingleFlight(work, patience=1.0, clock=lambda: now[0])
     tasks = await started(flight, 10)
+    await asyncio.sleep(0)  # the run starts, at 0.0
+    now[0] = 1.0  # the run took as long as a caller may wait: no more pacing
     work.release.set()
-    await asyncio.sleep(0)  # the run ends and wakes every caller in this turn
-    await asyncio.sleep(0)  # the callers' tasks finish
-    assert all(task.done() for task in tasks)
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    # Every caller was answered by the turn after the first one was.
     assert [task.result() for task in tasks] == [1] * 10
 
 

@@ -1,0 +1,153 @@
+"""GET /metrics and what feeds it, through Quart's test client with the serving hooks running.
+
+The metrics live in prometheus-client's process-wide registry, so each test reads how a
+value changed across what it did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import string
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import numpy as np
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY
+from quart.typing import TestClientProtocol as QuartClient
+
+from app.backend_errors import BackendConnectionError, BackendDataError, BackendStatusError
+from app.config import Config
+from app.factory import create_app
+from app.numbers_api import NumbersSource
+from app.telemetry import LAG_SAMPLE_SECONDS
+from tests.sources import FailingSource, ListSource
+
+
+@asynccontextmanager
+async def serving(source: NumbersSource, **settings: float) -> AsyncIterator[QuartClient]:
+    app = create_app(Config(**settings), source=source)  # type: ignore[arg-type]
+    async with app.test_app() as test_app:
+        yield test_app.test_client()
+
+
+def value(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def series(name: str) -> list[dict[str, str]]:
+    """The label sets of every sample of metric family `name` (e.g. http_requests)."""
+    return [
+        sample.labels
+        for family in REGISTRY.collect()
+        if family.name == name
+        for sample in family.samples
+        if sample.name == name + "_total"
+    ]
+
+
+async def test_metrics_are_in_the_prometheus_text_format(client: QuartClient) -> None:
+    await client.get("/total")
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.content_type == CONTENT_TYPE_LATEST  # the text format, which Prometheus reads
+    text = await response.get_data(as_text=True)
+    assert 'http_requests_total{method="GET",route="/total",status="200"}' in text
+    for family in ("process_open_fds", "process_resident_memory_bytes", "event_loop_lag_seconds_bucket"):
+        assert family in text
+
+
+async def test_requests_are_counted_and_timed_by_method_route_and_status(client: QuartClient) -> None:
+    labels = {"method": "GET", "route": "/healthz", "status": "200"}
+    before = value("http_requests_total", **labels)
+    timed = value("http_request_duration_seconds_count", **labels)
+    for _ in range(3):
+        await client.get("/healthz")
+    assert value("http_requests_total", **labels) == before + 3
+    assert value("http_request_duration_seconds_count", **labels) == timed + 3
+    # No rule matched POST /healthz: a 405 is counted with the unmatched paths.
+    not_allowed = {"method": "POST", "route": "unmatched", "status": "405"}
+    before = value("http_requests_total", **not_allowed)
+    await client.post("/healthz")
+    assert value("http_requests_total", **not_allowed) == before + 1
+
+
+async def test_a_scan_of_random_paths_adds_one_series_per_method_and_status(client: QuartClient) -> None:
+    letters = string.ascii_letters + string.digits
+    for _ in range(300):
+        await client.get("/" + "".join(random.choices(letters, k=12)))
+    routes = {labels["route"] for labels in series("http_requests")}
+    assert "unmatched" in routes
+    assert not any(
+        route.startswith("/") and route not in ("/total", "/healthz", "/metrics") for route in routes
+    )
+    unmatched = [labels for labels in series("http_requests") if labels["route"] == "unmatched"]
+    assert len(unmatched) == len({(labels["method"], labels["status"]) for labels in unmatched})
+
+
+async def test_fetches_are_counted_by_outcome_with_their_numbers() -> None:
+    ok, summed = value("numbers_backend_fetches_total", outcome="ok"), value("numbers_summed_total")
+    async with serving(ListSource([np.arange(10, dtype=np.int64)])) as client:
+        await client.get("/total")
+    assert value("numbers_backend_fetches_total", outcome="ok") == ok + 1
+    assert value("numbers_summed_total") == summed + 10
+    failures = [
+        (BackendDataError("bad"), "bad_data"),
+        (BackendStatusError(500), "bad_status"),
+        (BackendConnectionError("down"), "unreachable"),
+    ]
+    for error, outcome in failures:
+        before = value("numbers_backend_fetches_total", outcome=outcome)
+        async with serving(FailingSource(error)) as client:
+            await client.get("/total")
+        assert value("numbers_backend_fetches_total", outcome=outcome) == before + 1
+
+
+async def test_a_timeout_is_counted_and_the_breaker_shows_open() -> None:
+    before = value("numbers_backend_fetches_total", outcome="timeout")
+    never = asyncio.Event()
+    source = ListSource([], gate=never)
+    async with serving(source, numbers_api_timeout=0.01, numbers_api_breaker_failures=1) as client:
+        assert value("numbers_backend_breaker_open") == 0
+        assert (await client.get("/total")).status_code == 504
+        assert value("numbers_backend_fetches_total", outcome="timeout") == before + 1
+        assert value("numbers_backend_breaker_open") == 1
+
+
+async def test_requests_that_share_a_fetch_are_counted_as_joining_it() -> None:
+    started = value("total_requests_by_fetch_total", fetch="started")
+    joined = value("total_requests_by_fetch_total", fetch="joined")
+    gate = asyncio.Event()
+    source = ListSource([np.arange(3, dtype=np.int64)], gate=gate)
+    async with serving(source) as client:
+        requests = [asyncio.create_task(client.get("/total")) for _ in range(5)]
+        await source.fetching.wait()
+        await asyncio.sleep(0.05)  # the other four requests arrive and join
+        assert value("total_requests_waiting") == 5
+        gate.set()
+        await asyncio.gather(*requests)
+    assert value("total_requests_by_fetch_total", fetch="started") == started + 1
+    assert value("total_requests_by_fetch_total", fetch="joined") == joined + 4
+    assert value("total_requests_waiting") == 0
+
+
+async def test_a_held_event_loop_shows_in_the_lag_histogram(client: QuartClient) -> None:
+    slow = value("event_loop_lag_seconds_bucket", le="+Inf") - value(
+        "event_loop_lag_seconds_bucket", le="0.25"
+    )
+    await asyncio.sleep(LAG_SAMPLE_SECONDS)  # the sampler's timer is set
+    time.sleep(0.6)  # noqa: ASYNC251  the loop is held, as a parse without yields would hold it
+    await asyncio.sleep(2 * LAG_SAMPLE_SECONDS)
+    after = value("event_loop_lag_seconds_bucket", le="+Inf") - value(
+        "event_loop_lag_seconds_bucket", le="0.25"
+    )
+    assert after == slow + 1
+
+
+async def test_metrics_and_health_never_touch_the_backend() -> None:
+    source = FailingSource(RuntimeError("the backend must not be asked"))
+    async with serving(source) as client:
+        assert (await client.get("/metrics")).status_code == 200
+        assert (await client.get("/healthz")).status_code == 200
+    assert source.fetches == 0
