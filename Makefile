@@ -24,7 +24,7 @@ PY := $(VENV)/bin/python
 WRK := /usr/bin/wrk
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run backend test lint typecheck pytest reliability-test bench bench-smoke mutation container-test setup-check clean
+.PHONY: run backend test lint typecheck pytest reliability-test bench soak bench-smoke mutation container-test setup-check clean
 
 run: $(VENV)/.synced
 	$(PY) -m app
@@ -54,6 +54,9 @@ reliability-test: $(VENV)/.synced
 # The benchmark, and a few seconds of it on small lists with every total checked (CI).
 bench: $(VENV)/.synced $(WRK)
 	$(PY) -m bench
+
+soak: $(VENV)/.synced $(WRK)
+	$(PY) -m bench --part soak
 
 bench-smoke: $(VENV)/.synced $(WRK)
 	$(PY) -m bench --smoke

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import resource
+
 import pytest
 
 from app.config import Config, ConfigError, masked_url
-from app.serve import hypercorn_config
+from app.serve import WANTED_FILE_DESCRIPTORS, hypercorn_config, raise_file_limit
 
 
 def test_defaults_when_nothing_is_set() -> None:
@@ -170,3 +172,16 @@ def test_the_process_environment_is_read_by_default(monkeypatch: pytest.MonkeyPa
 )
 def test_a_password_in_a_url_is_shown_masked(url: str, shown: str) -> None:
     assert masked_url(url) == shown
+
+
+def test_a_low_soft_limit_on_open_files_is_raised_within_the_hard_one() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))
+        raise_file_limit()
+        wanted = (
+            WANTED_FILE_DESCRIPTORS if hard == resource.RLIM_INFINITY else min(hard, WANTED_FILE_DESCRIPTORS)
+        )
+        assert resource.getrlimit(resource.RLIMIT_NOFILE) == (wanted, hard)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
