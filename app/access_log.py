@@ -1,12 +1,16 @@
-"""Hypercorn's access log line, made without copying the whole environment per request."""
+"""Hypercorn's access log: its readable line, made without copying the whole environment per
+request, or (LOG_FORMAT=json) one JSON object with the fields the app left in the scope."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
+from typing import Any, cast
 
 from hypercorn.logging import Logger
 from hypercorn.typing import ResponseSummary, WWWScope
+
+from app.request_ids import LOG_FIELDS
 
 
 class AccessLogger(Logger):
@@ -39,3 +43,29 @@ def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str:
         if key.lower() == name:
             return value.decode("latin1")
     return "-"
+
+
+class JsonAccessLogger(AccessLogger):
+    """One record per request with its fields; the root logger's JSON formatter renders it.
+
+    A request Hypercorn refused before the app saw it (a malformed one) has no id or route.
+    """
+
+    async def access(self, request: WWWScope, response: ResponseSummary | None, request_time: float) -> None:
+        if self.access_logger is None:
+            return
+        fields = cast(Mapping[str, Any], request).get(LOG_FIELDS, {})
+        length = _header(response.get("headers", ()), b"content-length") if response is not None else "-"
+        self.access_logger.info(
+            "request",
+            extra={
+                "request_id": fields.get("request_id"),
+                "method": request["method"] if request["type"] == "http" else "GET",
+                "route": fields.get("route"),
+                "path": request["path"],
+                "status": response["status"] if response is not None else None,
+                "duration": round(request_time, 6),
+                "bytes": int(length) if length.isdigit() else None,
+                "fetch_id": fields.get("fetch_id"),
+            },
+        )

@@ -21,6 +21,8 @@ class BackendError(Exception):
         super().__init__(message)
         self.cause = cause
         self.headers: dict[str, str] = {}
+        # The fetch that failed, named in the access log of every request it answered.
+        self.fetch_id: str | None = None
 
     def for_log(self) -> str:
         return f"{self} ({self.cause})" if self.cause else str(self)

@@ -42,6 +42,11 @@ class Config:
     numbers_api_breaker_failures: int = 3
     numbers_api_breaker_seconds: float = 5.0
     log_level: str = "INFO"
+    # text: readable lines; json: one JSON object per line on stdout (the Docker image's).
+    log_format: str = "text"
+    # Off: no request timing or loop sampling, and /metrics is 404; no access log at all.
+    metrics: bool = True
+    access_log: bool = True
     # Cloud Foundry kills an instance 10 s after SIGTERM; in-flight requests get 8 of them.
     graceful_timeout: float = 8.0
 
@@ -101,6 +106,9 @@ class Config:
             log_level=_read(
                 env, "LOG_LEVEL", defaults.log_level, _log_level, "one of " + ", ".join(LOG_LEVELS)
             ),
+            log_format=_read(env, "LOG_FORMAT", defaults.log_format, _log_format, "text or json"),
+            metrics=_read(env, "METRICS", defaults.metrics, _switch, "on or off"),
+            access_log=_read(env, "ACCESS_LOG", defaults.access_log, _switch, "on or off"),
             graceful_timeout=_read(
                 env,
                 "GRACEFUL_TIMEOUT",
@@ -201,6 +209,18 @@ def _log_level(raw: str) -> str:
     if level not in LOG_LEVELS:
         raise ValueError(raw)
     return level
+
+
+def _log_format(raw: str) -> str:
+    if raw not in ("text", "json"):
+        raise ValueError(raw)
+    return raw
+
+
+def _switch(raw: str) -> bool:
+    if raw not in ("on", "off"):
+        raise ValueError(raw)
+    return raw == "on"
 
 
 def masked_url(url: str) -> str:

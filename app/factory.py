@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from quart import Quart
 
-from app import health, problems, request_limits, telemetry, total, totals
+from app import health, problems, request_ids, request_limits, telemetry, total, totals
 from app.config import Config
 from app.numbers_api import NumbersSource, numbers_source
 
@@ -19,7 +19,9 @@ def create_app(config: Config | None = None, source: NumbersSource | None = None
     totals.install(app, numbers_source(config) if source is None else source, config)
     app.register_blueprint(total.blueprint)
     app.register_blueprint(health.blueprint)
-    telemetry.install(app)
+    if config.metrics:
+        telemetry.install(app)
+    request_ids.install(app)
     request_limits.register(app)
     problems.register(app)
     return app

@@ -29,6 +29,8 @@ class NumbersSource(Protocol):
     """A backend of numbers; `open` and `close` bracket the time the server is serving."""
 
     description: str
+    # Requests to the backend made again during the latest fetch.
+    retried: int
 
     async def open(self) -> None: ...
 
@@ -47,6 +49,7 @@ class SimulatedNumbers:
         self.delay = delay
         self.chunk_size = chunk_size
         self.description = f"simulated backend ({count} numbers after {delay} s)"
+        self.retried = 0
         # The narrowest type that holds every number: int32 halves the memory traffic.
         self.dtype = np.int32 if count <= 2**31 else np.int64
 
@@ -84,6 +87,7 @@ class HttpNumbers:
         self.url = url
         self.retries = retries
         self.description = f"backend at {masked_url(url)}"
+        self.retried = 0
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._session: aiohttp.ClientSession | None = None
 
@@ -119,8 +123,10 @@ class HttpNumbers:
         if self._session is None:
             raise RuntimeError("HttpNumbers used before open()")
         failure: BackendError | None = None
+        self.retried = 0
         for attempt in range(self.retries + 1):
             if failure is not None:
+                self.retried += 1
                 metrics.RETRIES.inc()
                 log.warning(
                     "retrying the numbers backend (%d of %d) after: %s",

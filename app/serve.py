@@ -12,8 +12,8 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 from quart import Quart
 
-from app import totals
-from app.access_log import AccessLogger
+from app import logs, totals
+from app.access_log import AccessLogger, JsonAccessLogger
 from app.config import Config, ConfigError
 from app.factory import create_app
 
@@ -32,8 +32,17 @@ def hypercorn_config(config: Config) -> HypercornConfig:
     server = HypercornConfig()
     host = f"[{config.host}]" if ":" in config.host else config.host  # an IPv6 address
     server.bind = [f"{host}:{config.port}"]
-    server.accesslog = "-"  # one line per request, on stdout
-    server.logger_class = AccessLogger
+    if not config.access_log:
+        server.accesslog = None
+    elif config.log_format == "json":
+        # Through the root logger's JSON formatter, on stdout with every other record.
+        access = logging.getLogger("hypercorn.access")
+        access.setLevel(logging.INFO)
+        server.accesslog = access
+        server.logger_class = JsonAccessLogger
+    else:
+        server.accesslog = "-"  # one line per request, on stdout
+        server.logger_class = AccessLogger
     # Server messages go through the root logger at LOG_LEVEL, like the app's own; the
     # level Hypercorn is given applies to its access log only, which stays on.
     server.errorlog = logging.getLogger("hypercorn.error")
@@ -88,7 +97,7 @@ def main() -> int:
     except ConfigError as error:
         print(f"total-service: configuration error: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(config)
     raise_file_limit()
     try:
         asyncio.run(serve_until_signalled(create_app(config), config))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import time
 from collections.abc import Awaitable, Callable
@@ -56,7 +57,9 @@ class SingleFlight(Generic[T]):
             self._waiters = []
             # A task of its own: a caller that goes away (a client disconnecting) does
             # not cancel the run the other callers are waiting for.
-            self._running = asyncio.create_task(self._run(self._waiters))
+            # A context of its own, too: the run is no one caller's (its log lines carry no
+            # request's id).
+            self._running = asyncio.create_task(self._run(self._waiters), context=contextvars.Context())
             self._running.add_done_callback(functools.partial(self._cancel_if_cancelled, self._waiters))
         waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from contextlib import aclosing
+from dataclasses import dataclass
 
+import structlog
 from quart import Quart
 
 from app import metrics
@@ -31,6 +34,16 @@ YIELD_INTERVAL = 0.001
 TURNS_PER_YIELD = 8
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """One fetch's total, with what the logs and Server-Timing tell of it."""
+
+    total: Number
+    fetch_id: str
+    # Seconds spent adding the parsed numbers up (parsing is interleaved with the transfer).
+    summing: float
+
+
 class ShuttingDownError(Exception):
     """The service is shutting down: the request will not get a total."""
 
@@ -46,52 +59,72 @@ class Totals:
         self._flight = SingleFlight(self._fetch, patience=deadline)
         self._stopped = False
 
-    async def current(self) -> Number:
+    async def current(self) -> tuple[Fetched, bool]:
+        """The total of a fetch that ends after this call, and whether the call joined a
+        fetch already running."""
         if self._stopped:
             raise ShuttingDownError("the service is shutting down")
         self.breaker.check()
-        metrics.TOTAL_REQUESTS.labels("joined" if self._flight.running else "started").inc()
+        joined = self._flight.running
+        metrics.TOTAL_REQUESTS.labels("joined" if joined else "started").inc()
         with metrics.TOTAL_WAITING.track_inprogress():
-            return await self._flight.run()
+            return await self._flight.run(), joined
 
     def stop(self) -> None:
         """Answer every request still waiting for a fetch, and every later one, with ShuttingDownError."""
         self._stopped = True
         self._flight.abandon(ShuttingDownError("the service is shutting down before the numbers arrived"))
 
-    async def _fetch(self) -> Number:
+    async def _fetch(self) -> Fetched:
         started = time.perf_counter()
-        log.info("fetching numbers from the %s", self.source.description)
+        fetch_id = uuid.uuid4().hex[:16]
+        # The fetch runs in a context of its own (SingleFlight): all its log lines name it.
+        structlog.contextvars.bind_contextvars(fetch_id=fetch_id)
+        log.info("fetching numbers from the %s (fetch %s)", self.source.description, fetch_id)
         try:
-            total, count = await self._sum()
+            total, count, summing = await self._sum()
         except BackendError as error:
             seconds = time.perf_counter() - started
-            log.warning("fetch failed after %.3f s: %s", seconds, error.for_log())
+            fields = {"outcome": error.outcome, "duration": round(seconds, 6), "retries": self.source.retried}
+            log.warning("fetch failed after %.3f s: %s", seconds, error.for_log(), extra=fields)
             metrics.FETCHES.labels(error.outcome).inc()
             metrics.FETCH_SECONDS.observe(seconds)
             self.breaker.failed()
+            error.fetch_id = fetch_id
             raise
         seconds = time.perf_counter() - started
         self.breaker.succeeded()
-        log.info("summed %d numbers in %.3f s", count, seconds)
+        fields = {
+            "outcome": "ok",
+            "duration": round(seconds, 6),
+            "count": count,
+            "retries": self.source.retried,
+        }
+        log.info("summed %d numbers in %.3f s", count, seconds, extra=fields)
         metrics.FETCHES.labels("ok").inc()
         metrics.FETCH_SECONDS.observe(seconds)
         metrics.NUMBERS_SUMMED.inc(count)
-        return total
+        return Fetched(total, fetch_id, summing)
 
-    async def _sum(self) -> tuple[Number, int]:
-        """The total of one fetch and how many numbers it had, within the deadline."""
+    async def _sum(self) -> tuple[Number, int, float]:
+        """The total of one fetch, how many numbers it had and the seconds spent adding
+        them, within the deadline."""
         total = ExactSum()
+        summing = 0.0
         try:
             async with asyncio.timeout(self.deadline), aclosing(self.source.chunks()) as chunks:
                 last_yield = time.perf_counter()
                 async for chunk in chunks:
+                    adding = time.perf_counter()
                     total.add(chunk)
+                    summing += time.perf_counter() - adding
                     if time.perf_counter() - last_yield > YIELD_INTERVAL:
                         for _ in range(TURNS_PER_YIELD):
                             await asyncio.sleep(0)
                         last_yield = time.perf_counter()
-            return total.result(), total.count
+            adding = time.perf_counter()
+            result = total.result()
+            return result, total.count, summing + time.perf_counter() - adding
         except TimeoutError:
             raise BackendTimeoutError(
                 f"the numbers backend did not deliver within {self.deadline:g} s"

@@ -22,6 +22,7 @@ class ListSource:
     """Delivers fixed chunks, counting its fetches; `gate`, if given, holds each fetch."""
 
     description = "test backend"
+    retried = 0
 
     def __init__(self, chunks: Sequence[Chunk], gate: asyncio.Event | None = None) -> None:
         self._chunks = chunks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -75,6 +76,43 @@ async def test_more_headers_than_the_limit_are_refused_with_431(client: QuartCli
     assert response.status_code == 431
     assert response.content_type == "application/problem+json"
     assert response.headers["Connection"] == "close"
+
+
+@pytest.mark.parametrize("path", ["/total", "/healthz", "/no-such-path"])
+async def test_a_well_formed_request_id_is_kept_and_echoed(client: QuartClient, path: str) -> None:
+    response = await client.get(path, headers={"X-Request-ID": "client-id_1.2"})
+    assert response.headers["X-Request-ID"] == "client-id_1.2"
+
+
+@pytest.mark.parametrize("given", [None, "", "has space", "x" * 129, "semi;colon"])
+async def test_otherwise_a_new_request_id_is_made(client: QuartClient, given: str | None) -> None:
+    headers = {} if given is None else {"X-Request-ID": given}
+    first = (await client.get("/healthz", headers=headers)).headers["X-Request-ID"]
+    second = (await client.get("/healthz", headers=headers)).headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", first)
+    assert first != second
+
+
+async def test_a_refused_request_has_a_request_id_too(client: QuartClient) -> None:
+    response = await client.get("/total", data=b"x", headers={"Content-Length": "1", "X-Request-ID": "r-1"})
+    assert (response.status_code, response.headers["X-Request-ID"]) == (413, "r-1")
+
+
+async def test_server_timing_tells_the_wait_the_summing_and_whether_the_fetch_was_shared() -> None:
+    gate = asyncio.Event()
+    source = ListSource([np.arange(3, dtype=np.int64)], gate=gate)
+    async with serving(source) as client:
+        requests = [asyncio.create_task(client.get("/total")) for _ in range(2)]
+        await source.fetching.wait()
+        await asyncio.sleep(0.05)
+        gate.set()
+        responses = await asyncio.gather(*requests)
+    timings = [response.headers["Server-Timing"] for response in responses]
+    pattern = r"wait;dur=(\d+\.\d), sum;dur=\d+\.\d, fetch;desc=(started|joined)"
+    matches = [re.fullmatch(pattern, timing) for timing in timings]
+    assert all(matches), timings
+    assert sorted(match.group(2) for match in matches if match) == ["joined", "started"]
+    assert all(float(match.group(1)) >= 50 for match in matches if match)  # both waited for the gate
 
 
 async def test_healthz_never_touches_the_backend() -> None:

@@ -31,6 +31,9 @@ def test_every_variable_is_read() -> None:
             "GRACEFUL_TIMEOUT": "25",
             "NUMBERS_API_BREAKER_FAILURES": "0",
             "NUMBERS_API_BREAKER_SECONDS": "2.5",
+            "LOG_FORMAT": "json",
+            "METRICS": "off",
+            "ACCESS_LOG": "off",
         }
     )
     assert config == Config(
@@ -45,6 +48,9 @@ def test_every_variable_is_read() -> None:
         graceful_timeout=25.0,
         numbers_api_breaker_failures=0,
         numbers_api_breaker_seconds=2.5,
+        log_format="json",
+        metrics=False,
+        access_log=False,
     )
 
 

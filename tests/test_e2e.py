@@ -79,6 +79,57 @@ async def test_one_access_log_line_per_request_on_stdout(server: ServerProcess) 
     assert '"GET /healthz 1.1" 200' in lines[0]
 
 
+async def test_json_logs_trace_each_request_to_the_fetch_it_shared(tmp_path: Path) -> None:
+    env = {"LOG_FORMAT": "json", "NUMBERS_API_DELAY": "0.5", "NUMBERS_API_COUNT": "1000"}
+    with service(env, tmp_path) as process:
+        async with aiohttp.ClientSession() as session:
+
+            async def total(request_id: str) -> None:
+                headers = {"X-Request-ID": request_id}
+                async with session.get(process.url + "/total", headers=headers) as response:
+                    assert response.headers["X-Request-ID"] == request_id
+
+            await asyncio.gather(*(total(f"shared-{n}") for n in range(3)))
+            async with session.get(process.url + "/nowhere", headers={"X-Request-ID": "lost-1"}):
+                pass
+        process.stop()
+    records = [json.loads(line) for line in process.stdout().splitlines()]  # every line is JSON
+    assert process.stderr() == ""  # everything went to stdout
+    shared = [r for r in records if str(r.get("request_id", "")).startswith("shared-")]
+    assert len(shared) == 3
+    fetch_ids = {r["fetch_id"] for r in shared}
+    assert len(fetch_ids) == 1
+    for record in shared:
+        assert record["event"] == "request"
+        assert (record["level"], record["method"], record["route"], record["path"]) == (
+            "info",
+            "GET",
+            "/total",
+            "/total",
+        )
+        assert record["status"] == 200
+        assert record["bytes"] == len(b'{"total":499500}\n')
+        assert 0.5 <= record["duration"] < 5
+        assert "timestamp" in record
+    fetch_lines = [r for r in records if r.get("fetch_id") in fetch_ids and r["event"] != "request"]
+    assert any(r["event"].startswith("fetching numbers") for r in fetch_lines)
+    finished = [r for r in fetch_lines if r.get("outcome") == "ok"]
+    assert len(finished) == 1
+    assert (finished[0]["count"], finished[0]["retries"]) == (1000, 0)
+    assert finished[0]["duration"] >= 0.5
+    lost = [r for r in records if r.get("request_id") == "lost-1"]
+    assert [(r["route"], r["status"], r["fetch_id"]) for r in lost] == [("unmatched", 404, None)]
+
+
+async def test_metrics_and_the_access_log_can_be_switched_off(tmp_path: Path) -> None:
+    env = {"METRICS": "off", "ACCESS_LOG": "off", "NUMBERS_API_DELAY": "0", "NUMBERS_API_COUNT": "10"}
+    with service(env, tmp_path) as process:
+        assert (await get(process.url + "/metrics"))[0] == 404
+        assert (await get(process.url + "/total"))[0] == 200
+        process.stop()
+    assert process.stdout() == ""
+
+
 async def test_concurrent_requests_share_one_backend_fetch(tmp_path: Path) -> None:
     with service({"NUMBERS_API_DELAY": "1.0", "NUMBERS_API_COUNT": "1000"}, tmp_path) as process:
         async with aiohttp.ClientSession() as session:
@@ -123,6 +174,8 @@ async def test_sigterm_lets_requests_in_flight_finish_and_exits_0(tmp_path: Path
         ("NUMBERS_API_URL", "http://127.0.0.1:99999/numbers", "an http:// or https:// URL"),
         ("NUMBERS_API_RETRIES", "1100", "an integer from 0 to 10"),
         ("GRACEFUL_TIMEOUT", "-1", "a number of seconds > 0"),
+        ("LOG_FORMAT", "xml", "text or json"),
+        ("METRICS", "maybe", "on or off"),
     ],
 )
 def test_a_bad_setting_stops_start_up_with_one_line_naming_it_and_exit_code_2(

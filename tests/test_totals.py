@@ -21,6 +21,7 @@ class BusySource:
     then, if `stall`, waits for ever. Records whether its generator was closed."""
 
     description = "busy test backend"
+    retried = 0
 
     def __init__(self, chunks: int, busy: float = 0.0, stall: bool = False) -> None:
         self.count = chunks
@@ -53,13 +54,26 @@ def totals_of(source: BusySource, deadline: float) -> Totals:
 
 
 async def test_the_total_of_the_chunks() -> None:
-    assert await totals_of(BusySource(7), deadline=5).current() == 70
+    fetched, joined = await totals_of(BusySource(7), deadline=5).current()
+    assert (fetched.total, joined) == (70, False)
+    assert len(fetched.fetch_id) == 16
+    assert fetched.summing > 0
+
+
+async def test_each_fetch_has_its_own_id_and_its_callers_share_it() -> None:
+    totals = totals_of(BusySource(3, busy=0.001), deadline=5)
+    shared = await asyncio.gather(*(totals.current() for _ in range(3)))
+    assert [joined for _, joined in shared] == [False, True, True]
+    assert len({fetched.fetch_id for fetched, _ in shared}) == 1
+    later, _ = await totals.current()
+    assert later.fetch_id != shared[0][0].fetch_id
 
 
 async def test_a_fetch_hands_the_loop_back_while_it_sums() -> None:
     source = BusySource(20, busy=2 * YIELD_INTERVAL)
     async with LoopTurns() as other_requests:
-        assert await totals_of(source, deadline=5).current() == 200
+        fetched, _ = await totals_of(source, deadline=5).current()
+        assert fetched.total == 200
     # The source never waits: without the yields the loop would not give a single turn.
     assert other_requests.count >= 10 * TURNS_PER_YIELD
 
