@@ -22,9 +22,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # The benchmark's load generator, from Debian's packages (root here; sudo elsewhere).
 WRK := /usr/bin/wrk
+PROMETHEUS := /usr/bin/prometheus
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run backend test lint typecheck pytest reliability-test bench soak bench-smoke mutation container-test setup-check clean
+.PHONY: run backend test lint typecheck pytest reliability-test prometheus-check bench soak bench-smoke mutation container-test setup-check clean
 
 run: $(VENV)/.synced
 	$(PY) -m app
@@ -46,6 +47,12 @@ typecheck: $(VENV)/.synced
 
 pytest: $(VENV)/.synced
 	$(PY) -m pytest
+
+# A real Prometheus scrapes the service; promtool checks the exposition and the alert rules.
+prometheus-check: $(VENV)/.synced $(PROMETHEUS)
+	promtool check rules deploy/prometheus/alerts.yml
+	cd deploy/prometheus && promtool test rules alerts.test.yml
+	$(PY) -m pytest -m prometheus tests/prometheus
 
 # Load, faults and hostile clients against real processes (a minute; thousands of connections).
 reliability-test: $(VENV)/.synced
@@ -81,6 +88,10 @@ $(PIPENV):
 $(WRK):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk
+
+$(PROMETHEUS):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus
 
 $(VENV)/.synced: Pipfile.lock | $(PIPENV)
 	$(PIPENV) sync --dev
