@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from quart import Blueprint
 
+from app import api_docs
+
 blueprint = Blueprint("health", __name__)
 
 
 @blueprint.get("/healthz")
+@api_docs.documented(api_docs.Health)
 async def healthz() -> dict[str, str]:
+    """Liveness: the service answers; the backend is not asked."""
     return {"status": "ok"}

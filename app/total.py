@@ -6,13 +6,14 @@ import time
 
 from quart import Blueprint, Response, current_app
 
-from app import request_ids, totals, wide_integers
+from app import api_docs, request_ids, totals, wide_integers
 from app.backend_errors import BackendError
 
 blueprint = Blueprint("total", __name__)
 
 
 @blueprint.get("/total")
+@api_docs.documented(api_docs.Total, 502, 503, 504, headers=api_docs.TotalHeaders)
 async def get_total() -> Response:
     """The exact sum of the backend's numbers, as `{"total": <sum>}`.
 

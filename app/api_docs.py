@@ -1,0 +1,164 @@
+"""The API description: /openapi.json (OpenAPI 3.1, generated from the routes by quart-schema)
+and /docs (Swagger UI, served by the service itself from swagger-ui-py's packaged copy, so
+that the page works with no internet)."""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, Field, RootModel
+from quart import Blueprint, Quart
+from quart_schema import QuartSchema, document_response
+from quart_schema.openapi import OpenAPIProvider
+from werkzeug.routing import Rule
+
+T = TypeVar("T", bound=Callable[..., Any])
+
+# Swagger UI's scripts, styles and licence, as swagger-ui-py ships them.
+SWAGGER_UI_FILES = Path(str(importlib.resources.files("swagger_ui") / "static"))
+
+assets = Blueprint("docs_assets", __name__, static_folder=SWAGGER_UI_FILES, static_url_path="/docs/assets")
+
+DESCRIPTION = """The exact sum of a list of numbers held by a backend service.
+
+Every number counts as the exact decimal it was written as. The total of integers is an
+exact integer of any width. Once any number is written with a fraction or an exponent, the
+total is the float nearest the exact decimal sum, rounded once at the end: `[0.1, 0.2]`
+gives `0.3`. A total of zero from decimals is `0.0`, never `-0.0`.
+
+Every response the service answers carries `X-Request-ID`. Errors are RFC 9457
+`application/problem+json`."""
+
+
+class Total(BaseModel):
+    """The exact sum of the backend's numbers."""
+
+    total: int | float = Field(
+        description="An integer when every number is one (exact, any width); otherwise the "
+        "float nearest the exact decimal sum.",
+        examples=[50000005000000],
+    )
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 problem details."""
+
+    media_type: ClassVar[str] = "application/problem+json"
+    type: str = Field(examples=["about:blank"])
+    title: str = Field(examples=["Bad data from the numbers backend"])
+    status: int = Field(examples=[502])
+    detail: str = Field(examples=["item 2 is a string, not a number"])
+
+
+class Health(BaseModel):
+    """The service is alive; the backend is not asked."""
+
+    status: str = Field(examples=["ok"])
+
+
+class Metrics(RootModel[str]):
+    """Every metric in the Prometheus text format."""
+
+    media_type: ClassVar[str] = "text/plain"
+
+
+class TotalHeaders(BaseModel):
+    server_timing: str
+
+
+class RetryHeaders(BaseModel):
+    retry_after: str
+
+
+# Headers of responses, by name: what each holds.
+HEADERS = {
+    "X-Request-ID": "The request's id: the client's if well-formed (letters, digits, -._; up to 128), "
+    "or a new one",
+    "Server-Timing": "wait;dur=<ms waiting for the fetch>, sum;dur=<ms adding up>, fetch;desc=started|joined",
+    "Retry-After": "Seconds after which asking again may succeed",
+}
+
+
+# What each status means, for the description of every response with it.
+STATUSES = {
+    200: "",
+    413: "The request has a body: no route takes one. The connection is closed.",
+    431: "The request has more than 100 headers. The connection is closed.",
+    500: "An unexpected error in the service (its log has the traceback).",
+    502: "The backend could not be reached, answered a non-2xx status, or sent a body that is "
+    "not a JSON array of numbers in the accepted range.",
+    503: "The backend keeps failing (the circuit breaker answers for it), or the service is shutting down.",
+    504: "The backend did not deliver within NUMBERS_API_TIMEOUT.",
+}
+# Statuses any route may answer.
+EVERY_ROUTE = (413, 431, 500)
+
+
+def documented(
+    model: type[BaseModel], *problems: int, headers: type[BaseModel] | None = None
+) -> Callable[[T], T]:
+    """Document a route's 200 `model` (with `headers`) and the problem statuses it may answer
+    besides EVERY_ROUTE's."""
+
+    def decorate(view: T) -> T:
+        view = document_response(model, 200, headers)(view)
+        for status in (*problems, *EVERY_ROUTE):
+            view = document_response(Problem, status, RetryHeaders if status == 503 else None)(view)
+        return view
+
+    return decorate
+
+
+class ResponsesProvider(OpenAPIProvider):
+    """quart-schema's provider, with each model's media type and headers where OpenAPI puts
+    them, and each status's description."""
+
+    def generate_rules(self) -> Any:
+        return (rule for rule in super().generate_rules() if not _is_asset(rule))
+
+    def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
+        paths, components = super().build_paths(rule)
+        for operations in paths.values():
+            for operation in operations.values():
+                for status, response in operation["responses"].items():
+                    response["description"] = STATUSES[status] or response["description"]
+        return paths, components
+
+    def build_response_object(
+        self, model: type[Any], headers_model: type[Any] | None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        response, definitions = super().build_response_object(model, headers_model)
+        content = response["content"]
+        named = content.pop("headers", {})
+        content[getattr(model, "media_type", "application/json")] = content.pop("application/json")
+        response["headers"] = {
+            name: {"description": HEADERS[name], "schema": {"type": "string"}}
+            for name in ["X-Request-ID", *(_header_name(key) for key in named)]
+        }
+        return response, definitions
+
+
+def _header_name(kebab: str) -> str:
+    return "-".join(part.upper() if part == "id" else part.capitalize() for part in kebab.split("-"))
+
+
+def _is_asset(rule: Rule) -> bool:
+    endpoint: str = rule.endpoint
+    return endpoint.startswith(f"{assets.name}.")
+
+
+def install(app: Quart) -> None:
+    """Serve /openapi.json and /docs, with Swagger UI's files from this service."""
+    app.config["QUART_SCHEMA_SWAGGER_JS_URL"] = "/docs/assets/swagger-ui-bundle.js"
+    app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = "/docs/assets/swagger-ui.css"
+    QuartSchema(
+        app,
+        info={"title": "total-service", "version": "1.0.0", "description": DESCRIPTION},
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        openapi_provider_class=ResponsesProvider,
+    )
+    app.register_blueprint(assets)

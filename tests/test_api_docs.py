@@ -1,0 +1,78 @@
+"""/openapi.json and /docs: a valid document of every route, and docs served by the service."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from openapi_spec_validator import validate
+from quart import Quart
+from quart.typing import TestClientProtocol as QuartClient
+
+from app.api_docs import EVERY_ROUTE
+
+# Routes that serve the description itself and its page's files, not the API.
+NOT_API = {"/openapi.json", "/docs", "/docs/assets/<path:filename>"}
+
+
+async def document(client: QuartClient) -> dict[str, Any]:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    body: dict[str, Any] = await response.get_json()
+    return body
+
+
+async def test_the_document_is_valid_openapi(client: QuartClient) -> None:
+    spec = await document(client)
+    validate(spec)
+    assert spec["openapi"] == "3.1.0"
+
+
+async def test_every_route_and_method_is_documented(app: Quart, client: QuartClient) -> None:
+    paths = (await document(client))["paths"]
+    for rule in app.url_map.iter_rules():
+        if rule.rule in NOT_API:
+            continue
+        assert rule.rule in paths, f"{rule.rule} is not in /openapi.json"
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
+            operation = paths[rule.rule][method.lower()]
+            assert {200, *EVERY_ROUTE} <= {int(status) for status in operation["responses"]}
+
+
+async def test_total_documents_its_body_errors_and_headers(client: QuartClient) -> None:
+    spec = await document(client)
+    responses = spec["paths"]["/total"]["get"]["responses"]
+    assert {int(status) for status in responses} == {200, 413, 431, 500, 502, 503, 504}
+    ok = responses["200"]
+    schema = ok["content"]["application/json"]["schema"]
+    total = schema["properties"]["total"] if "properties" in schema else _component(spec, schema)
+    assert {option["type"] for option in total["anyOf"]} == {"integer", "number"}
+    assert set(ok["headers"]) == {"X-Request-ID", "Server-Timing"}
+    for status in ("502", "503", "504"):
+        assert list(responses[status]["content"]) == ["application/problem+json"]
+    assert "Retry-After" in responses["503"]["headers"]
+    assert "exact decimal" in spec["info"]["description"]
+
+
+def _component(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    name = schema["$ref"].rsplit("/", 1)[1]
+    total: dict[str, Any] = spec["components"]["schemas"][name]["properties"]["total"]
+    return total
+
+
+async def test_metrics_are_documented_as_text(client: QuartClient) -> None:
+    responses = (await document(client))["paths"]["/metrics"]["get"]["responses"]
+    assert list(responses["200"]["content"]) == ["text/plain"]
+
+
+async def test_the_docs_page_loads_swagger_ui_from_the_service_itself(client: QuartClient) -> None:
+    page = await (await client.get("/docs")).get_data(as_text=True)
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert sources
+    assert all(source.startswith("/") and not source.startswith("//") for source in sources)
+    for source in sources:
+        response = await client.get(source)
+        assert response.status_code == 200, source
+    licence = await client.get("/docs/assets/LICENSE")
+    assert licence.status_code == 200
+    assert "Apache License" in await licence.get_data(as_text=True)
