@@ -23,9 +23,10 @@ PY := $(VENV)/bin/python
 # The benchmark's load generator, from Debian's packages (root here; sudo elsewhere).
 WRK := /usr/bin/wrk
 PROMETHEUS := /usr/bin/prometheus
+CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run backend test lint typecheck pytest reliability-test prometheus-check bench soak bench-smoke mutation container-test setup-check clean
+.PHONY: run backend test lint typecheck pytest reliability-test prometheus-check browser-test bench soak bench-smoke mutation container-test setup-check clean
 
 run: $(VENV)/.synced
 	$(PY) -m app
@@ -53,6 +54,10 @@ prometheus-check: $(VENV)/.synced $(PROMETHEUS)
 	promtool check rules deploy/prometheus/alerts.yml
 	cd deploy/prometheus && promtool test rules alerts.test.yml
 	$(PY) -m pytest -m prometheus tests/prometheus
+
+# /docs in Debian's headless Chromium, driven by Playwright (no browser download).
+browser-test: $(VENV)/.synced $(CHROMIUM)
+	$(PY) -m pytest -m browser tests/browser
 
 # Load, faults and hostile clients against real processes (a minute; thousands of connections).
 reliability-test: $(VENV)/.synced
@@ -88,6 +93,10 @@ $(PIPENV):
 $(WRK):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
 
 $(PROMETHEUS):
 	$(SUDO) apt-get update -qq
