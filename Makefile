@@ -26,7 +26,7 @@ PROMETHEUS := /usr/bin/prometheus
 CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run backend test lint typecheck pytest reliability-test prometheus-check browser-test bench soak bench-smoke mutation container-test setup-check clean
+.PHONY: run backend test lint typecheck pytest reliability-test prometheus-check browser-test contract-test bench soak bench-smoke mutation container-test setup-check clean
 
 run: $(VENV)/.synced
 	$(PY) -m app
@@ -54,6 +54,10 @@ prometheus-check: $(VENV)/.synced $(PROMETHEUS)
 	promtool check rules deploy/prometheus/alerts.yml
 	cd deploy/prometheus && promtool test rules alerts.test.yml
 	$(PY) -m pytest -m prometheus tests/prometheus
+
+# schemathesis, every check, against a real python -m app and its /openapi.json.
+contract-test: $(VENV)/.synced
+	$(PY) -m pytest -m contract tests/contract
 
 # /docs in Debian's headless Chromium, driven by Playwright (no browser download).
 browser-test: $(VENV)/.synced $(CHROMIUM)

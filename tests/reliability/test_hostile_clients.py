@@ -138,39 +138,44 @@ async def test_slowloris_connections_are_closed_after_the_keep_alive_timeout(ser
     before = rss_kib(server)
     async with normal_client_alongside(server.port):
         lifetimes = await asyncio.gather(*(trickle() for _ in range(200)))
-    assert max(lifetimes) < KEEP_ALIVE_SECONDS + 2
+    assert max(lifetimes) < KEEP_ALIVE_SECONDS + 3
     assert min(lifetimes) >= KEEP_ALIVE_SECONDS - 0.5
     assert rss_kib(server) < before + 10_240
 
 
-async def idle_connections(server: ServerProcess, count: int) -> float:
+async def idle_connections(server: ServerProcess, count: int) -> list[float]:
     """Hold `count` keep-alive connections, each idle after one request, until the server
-    closes them; a normal request is served meanwhile. How long they lived."""
+    closes them; a normal request is served meanwhile. How long each stayed open idle."""
 
-    async def idle_after_one_request() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def idle_after_one_request() -> tuple[asyncio.StreamReader, asyncio.StreamWriter, float]:
         reader, writer = await asyncio.open_connection(LOOPBACK, server.port)
         writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         await reader.readuntil(b'{"status":"ok"}\n')
-        return reader, writer  # the writer kept: dropping it would close the connection here
+        # The writer kept: dropping it would close the connection here.
+        return reader, writer, time.monotonic()
 
-    connected = time.monotonic()
+    async def idle_time(reader: asyncio.StreamReader, answered: float) -> float:
+        assert await reader.read() == b""  # closed by the server, nothing sent
+        return time.monotonic() - answered
+
     connections = await asyncio.gather(*(idle_after_one_request() for _ in range(count)))
     assert open_fds(server) >= count  # all held open at once
     body, elapsed = await normal_request(server.port)
     assert (body, elapsed < USUAL) == (TOTAL, True)
-    closed = [reader.read() for reader, _ in connections]
-    assert await asyncio.wait_for(asyncio.gather(*closed), 3 * KEEP_ALIVE_SECONDS) == [b""] * count
-    lived = time.monotonic() - connected
-    for _, writer in connections:
+    idle = [idle_time(reader, answered) for reader, _, answered in connections]
+    times = await asyncio.wait_for(asyncio.gather(*idle), 3 * KEEP_ALIVE_SECONDS)
+    for _, writer, _ in connections:
         writer.close()
-    return lived
+    return times
 
 
 async def test_idle_keep_alive_connections_are_closed_and_their_memory_reused(server: ServerProcess) -> None:
     idle_fds = open_fds(server)
     before = rss_kib(server)
-    lived = await idle_connections(server, 2000)
-    assert KEEP_ALIVE_SECONDS - 0.5 < lived < KEEP_ALIVE_SECONDS + 5
+    idle = await idle_connections(server, 2000)
+    # Each closed once idle for the keep-alive timeout (late by a loaded machine's turns).
+    assert min(idle) > KEEP_ALIVE_SECONDS - 0.5
+    assert max(idle) < KEEP_ALIVE_SECONDS + 3
     await asyncio.sleep(0.5)
     assert open_fds(server) == idle_fds
     after_first = rss_kib(server)
