@@ -142,7 +142,8 @@ class ResponsesProvider(OpenAPIProvider):
 
 
 def _header_name(kebab: str) -> str:
-    return "-".join(part.upper() if part == "id" else part.capitalize() for part in kebab.split("-"))
+    """`server-timing` as `Server-Timing`: quart-schema names a headers model's fields in kebab case."""
+    return "-".join(part.capitalize() for part in kebab.split("-"))
 
 
 def _is_asset(rule: Rule) -> bool:

@@ -15,8 +15,8 @@ MAX_HEADERS = 100
 
 
 async def _check_request() -> Response | None:
-    # Connection: close, because the server cannot read the next request on this
-    # connection before the body it refuses to read.
+    # Both refusals say Connection: close: the server cannot read the next request on the
+    # connection before the rest of this one, which it does not read.
     # The headers as received: Quart's request.headers adds one of its own (Remote-Addr).
     if len(list(request.scope["headers"])) > MAX_HEADERS:
         return problem(

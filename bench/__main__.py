@@ -1,13 +1,13 @@
 """`python -m bench`: total-service against the naive baseline, side by side.
 
-Four parts (`--part` picks some): the simulated backend (the default configuration); the
+Five parts (`--part` picks some): the simulated backend (the default configuration); the
 reference HTTP backend serving the same numbers as 79 MB of JSON with no delay; bodies of
 other kinds (floats, decimals, exponents, wide integers, whitespace), each timed against
-the naive baseline and against a bare transfer of the same body; and the soak, 100,000
+the naive baseline and against a bare transfer of the same body; the soak, 100,000
 requests on each backend with the server's memory, descriptors and tasks compared at rest
-before and after. Each server runs as users start it, alone on CPU 0; wrk, the probe and
-the reference backend run on CPU 1; all traffic stays on 127.0.0.1. `--smoke` runs
-briefly on small lists, for CI.
+before and after; and what telemetry costs, on against off. Each server runs as users
+start it, alone on CPU 0; wrk, the probe and the reference backend run on CPU 1; all
+traffic stays on 127.0.0.1. `--smoke` runs briefly on small lists, for CI.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from bench.memory import PeakRss
 from bench.probe import Probe
 from bench.processes import ServerProcess, reference_backend
 from bench.soak import soak
+from bench.telemetry_cost import telemetry_cost
 
 SERVER_CPUS = {0}
 LOAD_CPUS = {1}
@@ -264,6 +265,7 @@ PARTS: dict[str, Callable[[Path, bool], list[LoadResult]]] = {
     "http": http,
     "bodies": bodies,
     "soak": lambda log_dir, smoke: soak(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
+    "telemetry": lambda log_dir, smoke: telemetry_cost(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
 }
 
 
