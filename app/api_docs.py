@@ -30,7 +30,8 @@ total is the float nearest the exact decimal sum, rounded once at the end: `[0.1
 gives `0.3`. A total of zero from decimals is `0.0`, never `-0.0`.
 
 Every response the service answers carries `X-Request-ID`. Errors are RFC 9457
-`application/problem+json`."""
+`application/problem+json`; besides those listed with each operation, a path not listed
+here answers 404, and a method a path does not take 405 with `Allow`."""
 
 
 class Total(BaseModel):
@@ -79,6 +80,7 @@ HEADERS = {
     "or a new one",
     "Server-Timing": "wait;dur=<ms waiting for the fetch>, sum;dur=<ms adding up>, fetch;desc=started|joined",
     "Retry-After": "Seconds after which asking again may succeed",
+    "Allow": "The methods the path takes",
 }
 
 
@@ -125,6 +127,9 @@ class ResponsesProvider(OpenAPIProvider):
             for operation in operations.values():
                 for status, response in operation["responses"].items():
                     response["description"] = STATUSES[status] or response["description"]
+            if "get" in operations:
+                operations["head"] = _head_of(operations["get"])
+            operations["options"] = _options_of(operations)
         return paths, components
 
     def build_response_object(
@@ -139,6 +144,32 @@ class ResponsesProvider(OpenAPIProvider):
             for name in ["X-Request-ID", *(_header_name(key) for key in named)]
         }
         return response, definitions
+
+
+def _head_of(get: dict[str, Any]) -> dict[str, Any]:
+    """HEAD: GET's statuses and headers, with no body."""
+    responses = {
+        status: {key: value for key, value in response.items() if key != "content"}
+        for status, response in get["responses"].items()
+    }
+    return {**get, "operationId": "head" + get["operationId"].removeprefix("get"), "responses": responses}
+
+
+def _options_of(operations: dict[str, Any]) -> dict[str, Any]:
+    """OPTIONS: the methods the path takes, in Allow; no body."""
+    return {
+        "summary": "The methods this path takes",
+        "operationId": "options" + next(iter(operations.values()))["operationId"].removeprefix("get"),
+        "responses": {
+            200: {
+                "description": "The methods this path takes, in Allow.",
+                "headers": {
+                    name: {"description": HEADERS[name], "schema": {"type": "string"}}
+                    for name in ("X-Request-ID", "Allow")
+                },
+            }
+        },
+    }
 
 
 def _header_name(kebab: str) -> str:

@@ -34,9 +34,10 @@ async def test_every_route_and_method_is_documented(app: Quart, client: QuartCli
         if rule.rule in NOT_API:
             continue
         assert rule.rule in paths, f"{rule.rule} is not in /openapi.json"
-        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
+        for method in rule.methods or set():
             operation = paths[rule.rule][method.lower()]
-            assert {200, *EVERY_ROUTE} <= {int(status) for status in operation["responses"]}
+            statuses = {int(status) for status in operation["responses"]}
+            assert statuses == {200} if method == "OPTIONS" else {200, *EVERY_ROUTE} <= statuses
 
 
 async def test_total_documents_its_body_errors_and_headers(client: QuartClient) -> None:
@@ -58,6 +59,17 @@ def _component(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     name = schema["$ref"].rsplit("/", 1)[1]
     total: dict[str, Any] = spec["components"]["schemas"][name]["properties"]["total"]
     return total
+
+
+async def test_head_has_gets_headers_and_no_body_and_options_names_allow(client: QuartClient) -> None:
+    operations = (await document(client))["paths"]["/total"]
+    assert operations["head"]["responses"].keys() == operations["get"]["responses"].keys()
+    assert all("content" not in response for response in operations["head"]["responses"].values())
+    assert "Server-Timing" in operations["head"]["responses"]["200"]["headers"]
+    assert "Allow" in operations["options"]["responses"]["200"]["headers"]
+    response = await client.options("/total")
+    assert response.status_code == 200
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
 
 
 async def test_metrics_are_documented_as_text(client: QuartClient) -> None:
