@@ -31,7 +31,8 @@ gives `0.3`. A total of zero from decimals is `0.0`, never `-0.0`.
 
 Every response the service answers carries `X-Request-ID`. Errors are RFC 9457
 `application/problem+json`; besides those listed with each operation, a path not listed
-here answers 404, and a method a path does not take 405 with `Allow`."""
+here answers 404, and a method a path does not take 405 with `Allow` (the `NotFound` and
+`MethodNotAllowed` responses among the components)."""
 
 
 class Total(BaseModel):
@@ -120,6 +121,28 @@ class ResponsesProvider(OpenAPIProvider):
 
     def generate_rules(self) -> Any:
         return (rule for rule in super().generate_rules() if not _is_asset(rule))
+
+    def schema(self) -> dict[str, Any]:
+        """The document, with the answers no operation can list: to a path that does not
+        exist (404) and to a method a path does not take (405, with Allow)."""
+        document = super().schema()
+        problem = {"$ref": "#/components/schemas/Problem"}
+        document["components"]["schemas"]["Problem"] = Problem.model_json_schema()
+        document["components"]["responses"] = {
+            name: {
+                "description": description,
+                "content": {Problem.media_type: {"schema": problem}},
+                "headers": {
+                    header: {"description": HEADERS[header], "schema": {"type": "string"}}
+                    for header in headers
+                },
+            }
+            for name, description, headers in (
+                ("NotFound", "404: no route has this path.", ("X-Request-ID",)),
+                ("MethodNotAllowed", "405: the path does not take this method.", ("X-Request-ID", "Allow")),
+            )
+        }
+        return document
 
     def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
         paths, components = super().build_paths(rule)

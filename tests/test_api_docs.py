@@ -72,6 +72,16 @@ async def test_head_has_gets_headers_and_no_body_and_options_names_allow(client:
     assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
 
 
+async def test_404_and_405_are_documented_among_the_components(client: QuartClient) -> None:
+    spec = await document(client)
+    responses = spec["components"]["responses"]
+    assert list(responses["NotFound"]["content"]) == ["application/problem+json"]
+    assert "Allow" in responses["MethodNotAllowed"]["headers"]
+    not_allowed = await client.post("/total")
+    assert (not_allowed.status_code, not_allowed.content_type) == (405, "application/problem+json")
+    assert "GET" in not_allowed.headers["Allow"]
+
+
 async def test_metrics_are_documented_as_text(client: QuartClient) -> None:
     responses = (await document(client))["paths"]["/metrics"]["get"]["responses"]
     assert list(responses["200"]["content"]) == ["text/plain"]
