@@ -7,6 +7,7 @@ open file descriptors, start time). /metrics (app.telemetry) exposes it.
 from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
+from werkzeug.routing import Rule
 
 # /total answers about one backend delay (1 s by default) after the fetch starts, and
 # slower only by what the service adds: the buckets split 1.0 s from 1.05 s from 1.3 s,
@@ -22,6 +23,12 @@ LOOP_LAG_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 # The route is the rule that matched (`/total`), never the raw path, so that a scan of
 # random URLs adds no series: every path no rule matches is `UNMATCHED`.
 UNMATCHED = "unmatched"
+
+
+def route_of(rule: Rule | None) -> str:
+    """The `route` label (and access-log field) of a request that matched `rule`."""
+    return rule.rule if rule is not None else UNMATCHED
+
 
 REQUESTS = Counter("http_requests", "HTTP requests answered by the service", ["method", "route", "status"])
 REQUEST_SECONDS = Histogram(

@@ -15,7 +15,7 @@ from typing import Any, cast
 import structlog
 from quart import Quart, Response, g, request
 
-from app.metrics import UNMATCHED
+from app.metrics import route_of
 
 HEADER = "X-Request-ID"
 LOG_FIELDS = "total_service.log_fields"
@@ -38,8 +38,7 @@ async def _assign() -> None:
 
 async def _echo(response: Response) -> Response:
     response.headers[HEADER] = g.request_id
-    rule = request.url_rule
-    log_fields()["route"] = rule.rule if rule is not None else UNMATCHED
+    log_fields()["route"] = route_of(request.url_rule)
     return response
 
 

@@ -10,7 +10,7 @@ from quart import Quart, Response, request
 
 from app.problems import problem
 
-# Apache's default (LimitRequestFields); a browser sends about 20.
+# Apache's default (LimitRequestFields), well above what browsers and HTTP clients send.
 MAX_HEADERS = 100
 
 

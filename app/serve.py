@@ -51,7 +51,8 @@ def hypercorn_config(config: Config) -> HypercornConfig:
     # Limits against clients that hold the server's memory or connections; each is tried
     # by tests/reliability/test_hostile_clients.py.
     # The request line and every header together: a longer one is answered 431 (or 400)
-    # and the connection closed. 16 KiB is ten times what a browser sends.
+    # and the connection closed. 16 KiB (Hypercorn's default, kept) is far more than a
+    # request for this API needs.
     server.h11_max_incomplete_size = 16 * 1024
     # From connecting (or from the last answer) to a request's complete headers: it closes
     # idle keep-alive connections and slowloris clients that trickle their headers.

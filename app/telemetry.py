@@ -31,9 +31,7 @@ async def _start_timer() -> None:
 
 
 async def _count(response: Response) -> Response:
-    rule = request.url_rule
-    route = rule.rule if rule is not None else metrics.UNMATCHED
-    labels = (request.method, route, str(response.status_code))
+    labels = (request.method, metrics.route_of(request.url_rule), str(response.status_code))
     metrics.REQUESTS.labels(*labels).inc()
     started = g.get("request_started", time.perf_counter())
     metrics.REQUEST_SECONDS.labels(*labels).observe(time.perf_counter() - started)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from types import TracebackType
+
+from quart import Response
+from quart.typing import TestClientProtocol
 
 from app.exact_sum import Chunk
 from app.json_array import NumberArrayParser
@@ -84,3 +88,19 @@ class LoopTurns:
     ) -> None:
         if self._task is not None:
             self._task.cancel()
+
+
+@asynccontextmanager
+async def requests_sharing_a_fetch(
+    client: TestClientProtocol, source: ListSource, count: int
+) -> AsyncIterator[list[asyncio.Task[Response]]]:
+    """`count` GET /total requests, all arrived while `source`'s gate holds its one fetch;
+    the gate opens when the block ends. Await the tasks after it for the responses."""
+    assert source.gate is not None
+    requests = [asyncio.create_task(client.get("/total")) for _ in range(count)]
+    await source.fetching.wait()
+    await asyncio.sleep(0.05)  # the other requests arrive and join the fetch
+    try:
+        yield requests
+    finally:
+        source.gate.set()

@@ -17,7 +17,7 @@ from app.config import Config
 from app.factory import create_app
 from app.numbers_api import NumbersSource
 from app.request_limits import MAX_HEADERS
-from tests.sources import FailingSource, ListSource, parsed
+from tests.sources import FailingSource, ListSource, parsed, requests_sharing_a_fetch
 
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
 
@@ -99,13 +99,10 @@ async def test_a_refused_request_has_a_request_id_too(client: QuartClient) -> No
 
 
 async def test_server_timing_tells_the_wait_the_summing_and_whether_the_fetch_was_shared() -> None:
-    gate = asyncio.Event()
-    source = ListSource([np.arange(3, dtype=np.int64)], gate=gate)
+    source = ListSource([np.arange(3, dtype=np.int64)], gate=asyncio.Event())
     async with serving(source) as client:
-        requests = [asyncio.create_task(client.get("/total")) for _ in range(2)]
-        await source.fetching.wait()
-        await asyncio.sleep(0.05)
-        gate.set()
+        async with requests_sharing_a_fetch(client, source, 2) as requests:
+            pass
         responses = await asyncio.gather(*requests)
     timings = [response.headers["Server-Timing"] for response in responses]
     pattern = r"wait;dur=(\d+\.\d), sum;dur=\d+\.\d, fetch;desc=(started|joined)"
@@ -168,13 +165,10 @@ async def test_unexpected_error_is_a_500_problem_with_the_traceback_only_in_the_
 
 
 async def test_overlapping_requests_share_one_fetch() -> None:
-    gate = asyncio.Event()
-    source = ListSource([np.arange(10, dtype=np.int64)], gate=gate)
+    source = ListSource([np.arange(10, dtype=np.int64)], gate=asyncio.Event())
     async with serving(source) as client:
-        requests = [asyncio.create_task(client.get("/total")) for _ in range(20)]
-        await source.fetching.wait()
-        await asyncio.sleep(0.01)  # let every request reach the shared fetch
-        gate.set()
+        async with requests_sharing_a_fetch(client, source, 20) as requests:
+            pass
         responses = await asyncio.gather(*requests)
     assert [await r.get_json() for r in responses] == [{"total": 45}] * 20
     assert source.fetches == 1

@@ -23,7 +23,7 @@ from app.config import Config
 from app.factory import create_app
 from app.numbers_api import NumbersSource
 from app.telemetry import LAG_SAMPLE_SECONDS
-from tests.sources import FailingSource, ListSource
+from tests.sources import FailingSource, ListSource, requests_sharing_a_fetch
 
 
 @asynccontextmanager
@@ -119,14 +119,10 @@ async def test_a_timeout_is_counted_and_the_breaker_shows_open() -> None:
 async def test_requests_that_share_a_fetch_are_counted_as_joining_it() -> None:
     started = value("total_requests_by_fetch_total", fetch="started")
     joined = value("total_requests_by_fetch_total", fetch="joined")
-    gate = asyncio.Event()
-    source = ListSource([np.arange(3, dtype=np.int64)], gate=gate)
+    source = ListSource([np.arange(3, dtype=np.int64)], gate=asyncio.Event())
     async with serving(source) as client:
-        requests = [asyncio.create_task(client.get("/total")) for _ in range(5)]
-        await source.fetching.wait()
-        await asyncio.sleep(0.05)  # the other four requests arrive and join
-        assert value("total_requests_waiting") == 5
-        gate.set()
+        async with requests_sharing_a_fetch(client, source, 5) as requests:
+            assert value("total_requests_waiting") == 5
         await asyncio.gather(*requests)
     assert value("total_requests_by_fetch_total", fetch="started") == started + 1
     assert value("total_requests_by_fetch_total", fetch="joined") == joined + 4
