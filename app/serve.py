@@ -12,10 +12,11 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 from quart import Quart
 
-from app import logs, totals
-from app.access_log import AccessLogger, JsonAccessLogger
+from app import logs
 from app.config import Config, ConfigError
-from app.factory import create_app
+from app.web.access_log import AccessLogger, JsonAccessLogger
+from app.web.factory import create_app
+from app.web.total import totals_of
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def hypercorn_config(config: Config) -> HypercornConfig:
     # idle keep-alive connections and slowloris clients that trickle their headers.
     server.keep_alive_timeout = KEEP_ALIVE_SECONDS
     # No read timeout: it would also cut a request waiting for a slow fetch. Bodies are
-    # refused with 413 at once (app.request_limits), so no client is read slowly after it.
+    # refused with 413 at once (app.web.request_limits), so no client is read slowly after it.
     server.read_timeout = None
     return server
 
@@ -77,7 +78,7 @@ async def serve_until_signalled(app: Quart, config: Config) -> None:
             return
         log.info("%s: shutting down; requests in flight have %g s", signal_name, config.graceful_timeout)
         stopping.set()
-        loop.call_later(max(0.0, config.graceful_timeout - ANSWER_MARGIN), totals.of(app).stop)
+        loop.call_later(max(0.0, config.graceful_timeout - ANSWER_MARGIN), totals_of(app).stop)
 
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signal_number, begin_shutdown, signal_number.name)

@@ -14,7 +14,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.load import LoadResult, concurrent
-from bench.processes import ServerProcess, reference_backend, service
+from tests.processes import ServerProcess, reference_backend, service
 
 SOAK_REQUESTS = 100_000
 SOAK_CLIENTS = 50

@@ -7,7 +7,7 @@ from quart import Quart
 from quart.typing import TestClientProtocol as QuartClient
 
 from app.config import Config
-from app.factory import create_app
+from app.web.factory import create_app
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from types import TracebackType
 from quart import Response
 from quart.typing import TestClientProtocol
 
-from app.exact_sum import Chunk
-from app.json_array import NumberArrayParser
+from app.numbers.exact_sum import Chunk
+from app.numbers.json_array import NumberArrayParser
 
 
 def parsed(body: bytes) -> list[Chunk]:

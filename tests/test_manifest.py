@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from app.config import Config, ConfigError
-from app.factory import create_app
-from bench.processes import PROJECT
+from app.web.factory import create_app
+from tests.processes import PROJECT
 
 
 @pytest.fixture(scope="module")

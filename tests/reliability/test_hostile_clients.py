@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from app.request_limits import MAX_HEADERS
 from app.serve import KEEP_ALIVE_SECONDS
-from bench.processes import LOOPBACK, ServerProcess, service
+from app.web.request_limits import MAX_HEADERS
+from tests.processes import LOOPBACK, ServerProcess, service
 
 pytestmark = pytest.mark.reliability
 

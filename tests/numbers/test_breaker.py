@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.backend_errors import BackendUnavailableError
-from app.breaker import CircuitBreaker
+from app.numbers.breaker import CircuitBreaker
+from app.numbers.errors import BackendUnavailableError
 
 
 class Clock:

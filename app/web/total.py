@@ -1,19 +1,33 @@
-"""The `total` blueprint: GET /total."""
+"""The `total` blueprint: GET /total, answered by the app's `Totals`."""
 
 from __future__ import annotations
 
 import time
 
-from quart import Blueprint, Response, current_app
+from quart import Blueprint, Quart, Response, current_app
 
-from app import api_docs, request_ids, totals, wide_integers
-from app.backend_errors import BackendError
+from app.numbers import wide_integers
+from app.numbers.errors import BackendError
+from app.numbers.totals import Totals
+from app.web import docs, request_ids
 
 blueprint = Blueprint("total", __name__)
 
 
+def install(app: Quart, totals: Totals) -> None:
+    """Give `app` the totals it answers from; their source is open while the app serves."""
+    app.extensions["totals"] = totals
+    app.before_serving(totals.source.open)
+    app.after_serving(totals.source.close)
+
+
+def totals_of(app: Quart) -> Totals:
+    totals: Totals = app.extensions["totals"]
+    return totals
+
+
 @blueprint.get("/total")
-@api_docs.documented(api_docs.Total, 502, 503, 504, headers=api_docs.TotalHeaders)
+@docs.documented(docs.Total, 502, 503, 504, headers=docs.TotalHeaders)
 async def get_total() -> Response:
     """The exact sum of the backend's numbers, as `{"total": <sum>}`.
 
@@ -22,7 +36,7 @@ async def get_total() -> Response:
     """
     started = time.perf_counter()
     try:
-        fetched, joined = await totals.of(current_app).current()
+        fetched, joined = await totals_of(current_app).current()
     except BackendError as error:
         request_ids.log_fields()["fetch_id"] = error.fetch_id
         raise

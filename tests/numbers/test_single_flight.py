@@ -5,7 +5,7 @@ import itertools
 
 import pytest
 
-from app.single_flight import TURNS_BETWEEN_WAKE_UPS, SingleFlight
+from app.numbers.single_flight import TURNS_BETWEEN_WAKE_UPS, SingleFlight
 
 
 class Work:

@@ -10,15 +10,13 @@ from contextlib import aclosing
 from dataclasses import dataclass
 
 import structlog
-from quart import Quart
 
-from app import metrics
-from app.backend_errors import BackendDataError, BackendError, BackendTimeoutError
-from app.breaker import CircuitBreaker
-from app.config import Config
-from app.exact_sum import ExactSum, FloatRangeError, Number
-from app.numbers_api import NumbersSource
-from app.single_flight import SingleFlight
+from app.numbers import metrics
+from app.numbers.breaker import CircuitBreaker
+from app.numbers.errors import BackendDataError, BackendError, BackendTimeoutError
+from app.numbers.exact_sum import ExactSum, FloatRangeError, Number
+from app.numbers.numbers_api import NumbersSource
+from app.numbers.single_flight import SingleFlight
 
 log = logging.getLogger(__name__)
 
@@ -131,16 +129,3 @@ class Totals:
             ) from None
         except FloatRangeError as error:
             raise BackendDataError(str(error)) from None
-
-
-def install(app: Quart, source: NumbersSource, config: Config) -> None:
-    """Attach the totals to `app`; the source is open while the app serves."""
-    breaker = CircuitBreaker(config.numbers_api_breaker_failures, config.numbers_api_breaker_seconds)
-    app.extensions["totals"] = Totals(source, config.numbers_api_timeout, breaker)
-    app.before_serving(source.open)
-    app.after_serving(source.close)
-
-
-def of(app: Quart) -> Totals:
-    totals: Totals = app.extensions["totals"]
-    return totals

@@ -12,11 +12,11 @@ from typing import Protocol
 import aiohttp
 import numpy as np
 
-from app import metrics
-from app.backend_errors import BackendConnectionError, BackendError, BackendStatusError
 from app.config import Config, masked_url
-from app.exact_sum import Chunk
-from app.json_array import NumberArrayParser
+from app.numbers import metrics
+from app.numbers.errors import BackendConnectionError, BackendError, BackendStatusError
+from app.numbers.exact_sum import Chunk
+from app.numbers.json_array import NumberArrayParser
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any, cast
 import structlog
 from quart import Quart, Response, g, request
 
-from app.metrics import route_of
+from app.web.metrics import route_of
 
 HEADER = "X-Request-ID"
 LOG_FIELDS = "total_service.log_fields"

@@ -29,9 +29,9 @@ from typing import cast
 import numpy as np
 import simdjson
 
-from app import wide_integers
-from app.backend_errors import BackendDataError
-from app.exact_sum import (
+from app.numbers import wide_integers
+from app.numbers.errors import BackendDataError
+from app.numbers.exact_sum import (
     FLOAT_MAX_DIGITS,
     MIN_EXPONENT,
     Chunk,

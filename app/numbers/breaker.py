@@ -7,8 +7,8 @@ import math
 import time
 from collections.abc import Callable
 
-from app import metrics
-from app.backend_errors import BackendUnavailableError
+from app.numbers import metrics
+from app.numbers.errors import BackendUnavailableError
 
 log = logging.getLogger(__name__)
 

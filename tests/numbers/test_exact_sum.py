@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.exact_sum import (
+from app.numbers.exact_sum import (
     MIN_EXPONENT,
     Chunk,
     Decimals,

@@ -7,8 +7,8 @@ import json
 from quart import Quart, Response
 from werkzeug.exceptions import HTTPException
 
-from app.backend_errors import BackendError
-from app.totals import ShuttingDownError
+from app.numbers.errors import BackendError
+from app.numbers.totals import ShuttingDownError
 
 PROBLEM_JSON = "application/problem+json"
 

@@ -9,7 +9,7 @@ from openapi_spec_validator import validate
 from quart import Quart
 from quart.typing import TestClientProtocol as QuartClient
 
-from app.api_docs import EVERY_ROUTE
+from app.web.docs import EVERY_ROUTE
 
 # Routes that serve the description itself and its page's files, not the API.
 NOT_API = {"/openapi.json", "/docs", "/docs/assets/<path:filename>"}

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from app.config import Config
-from app.numbers_api import SimulatedNumbers, numbers_source
+from app.numbers.numbers_api import SimulatedNumbers, numbers_source
 from tests.sources import LoopTurns
 
 

@@ -9,10 +9,10 @@ from collections.abc import AsyncGenerator
 import numpy as np
 import pytest
 
-from app.backend_errors import BackendTimeoutError
-from app.breaker import CircuitBreaker
-from app.exact_sum import Chunk
-from app.totals import TURNS_PER_YIELD, YIELD_INTERVAL, ShuttingDownError, Totals
+from app.numbers.breaker import CircuitBreaker
+from app.numbers.errors import BackendTimeoutError
+from app.numbers.exact_sum import Chunk
+from app.numbers.totals import TURNS_PER_YIELD, YIELD_INTERVAL, ShuttingDownError, Totals
 from tests.sources import LoopTurns
 
 

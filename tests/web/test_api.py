@@ -14,9 +14,9 @@ from quart import Quart
 from quart.typing import TestClientProtocol as QuartClient
 
 from app.config import Config
-from app.factory import create_app
-from app.numbers_api import NumbersSource
-from app.request_limits import MAX_HEADERS
+from app.numbers.numbers_api import NumbersSource
+from app.web.factory import create_app
+from app.web.request_limits import MAX_HEADERS
 from tests.sources import FailingSource, ListSource, parsed, requests_sharing_a_fetch
 
 PROBLEM_KEYS = {"type", "title", "status", "detail"}

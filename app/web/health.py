@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from quart import Blueprint
 
-from app import api_docs
+from app.web import docs
 
 blueprint = Blueprint("health", __name__)
 
 
 @blueprint.get("/healthz")
-@api_docs.documented(api_docs.Health)
+@docs.documented(docs.Health)
 async def healthz() -> dict[str, str]:
     """Liveness: the service answers; the backend is not asked."""
     return {"status": "ok"}

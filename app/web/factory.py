@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from quart import Quart
 
-from app import api_docs, health, problems, request_ids, request_limits, telemetry, total, totals
 from app.config import Config
-from app.numbers_api import NumbersSource, numbers_source
+from app.numbers.breaker import CircuitBreaker
+from app.numbers.numbers_api import NumbersSource, numbers_source
+from app.numbers.totals import Totals
+from app.web import docs, health, problems, request_ids, request_limits, telemetry, total
 
 
 def create_app(config: Config | None = None, source: NumbersSource | None = None) -> Quart:
@@ -16,13 +18,15 @@ def create_app(config: Config | None = None, source: NumbersSource | None = None
     """
     config = Config.from_env() if config is None else config
     app = Quart(__name__, static_folder=None)  # no files of its own: no /static route
-    totals.install(app, numbers_source(config) if source is None else source, config)
+    breaker = CircuitBreaker(config.numbers_api_breaker_failures, config.numbers_api_breaker_seconds)
+    source = numbers_source(config) if source is None else source
+    total.install(app, Totals(source, config.numbers_api_timeout, breaker))
     app.register_blueprint(total.blueprint)
     app.register_blueprint(health.blueprint)
     if config.metrics:
         telemetry.install(app)
     request_ids.install(app)
     request_limits.register(app)
-    api_docs.install(app)
+    docs.install(app)
     problems.register(app)
     return app

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from quart import Quart, Response, request
 
-from app.problems import problem
+from app.web.problems import problem
 
 # Apache's default (LimitRequestFields), well above what browsers and HTTP clients send.
 MAX_HEADERS = 100

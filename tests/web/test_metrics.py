@@ -18,11 +18,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY
 from quart import Quart
 from quart.typing import TestClientProtocol as QuartClient
 
-from app.backend_errors import BackendConnectionError, BackendDataError, BackendStatusError
 from app.config import Config
-from app.factory import create_app
-from app.numbers_api import NumbersSource
-from app.telemetry import LAG_SAMPLE_SECONDS
+from app.numbers.errors import BackendConnectionError, BackendDataError, BackendStatusError
+from app.numbers.numbers_api import NumbersSource
+from app.web.factory import create_app
+from app.web.telemetry import LAG_SAMPLE_SECONDS
 from tests.sources import FailingSource, ListSource, requests_sharing_a_fetch
 
 

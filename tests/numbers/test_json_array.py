@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.backend_errors import BackendDataError
-from app.exact_sum import Decimals, ExactSum, FloatRangeError, Number
-from app.json_array import BISECT_BYTES, BULK_BYTES, EXACT_BATCH, MAX_ITEM_BYTES, NumberArrayParser
+from app.numbers.errors import BackendDataError
+from app.numbers.exact_sum import Decimals, ExactSum, FloatRangeError, Number
+from app.numbers.json_array import BISECT_BYTES, BULK_BYTES, EXACT_BATCH, MAX_ITEM_BYTES, NumberArrayParser
 
 WHITESPACE = st.text(" \t\n\r", max_size=3)
 INTEGERS = st.one_of(

@@ -10,7 +10,7 @@ import time
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from quart import Blueprint, Quart, Response, g, request
 
-from app import api_docs, metrics
+from app.web import docs, metrics
 
 blueprint = Blueprint("metrics", __name__)
 
@@ -20,7 +20,7 @@ LAG_SAMPLE_SECONDS = 0.1
 
 
 @blueprint.get("/metrics")
-@api_docs.documented(api_docs.Metrics)
+@docs.documented(docs.Metrics)
 async def exposition() -> Response:
     """Every metric in the Prometheus text format."""
     return Response(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

@@ -15,9 +15,9 @@ from quart import Quart
 from quart.typing import TestClientProtocol as QuartClient
 
 from app.config import Config
-from app.factory import create_app
-from app.numbers_api import HttpNumbers
-from bench.processes import ServerProcess, free_port, reference_backend
+from app.numbers.numbers_api import HttpNumbers
+from app.web.factory import create_app
+from tests.processes import ServerProcess, free_port, reference_backend
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bench.processes import PROJECT, ServerProcess, reference_backend, service
+from tests.processes import PROJECT, ServerProcess, reference_backend, service
 
 FULL_TOTAL = 50000005000000
 
