@@ -49,6 +49,13 @@ class Config:
     access_log: bool = True
     # Cloud Foundry kills an instance 10 s after SIGTERM; in-flight requests get 8 of them.
     graceful_timeout: float = 8.0
+    # After SIGTERM, /readyz answers 503 for this long while every request is still served,
+    # so that a load balancer takes the instance out of rotation; then the grace period.
+    drain_seconds: float = 0.0
+    # A total whose fetch ended at most this long ago is answered without a fetch (0: never),
+    # and for this long after that while one refresh runs.
+    total_max_age: float = 0.0
+    total_stale_while_revalidate: float = 0.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -115,6 +122,19 @@ class Config:
                 defaults.graceful_timeout,
                 _positive_seconds,
                 "a number of seconds > 0",
+            ),
+            drain_seconds=_read(
+                env, "DRAIN_SECONDS", defaults.drain_seconds, _seconds, "a number of seconds >= 0"
+            ),
+            total_max_age=_read(
+                env, "TOTAL_MAX_AGE", defaults.total_max_age, _seconds, "a number of seconds >= 0"
+            ),
+            total_stale_while_revalidate=_read(
+                env,
+                "TOTAL_STALE_WHILE_REVALIDATE",
+                defaults.total_stale_while_revalidate,
+                _seconds,
+                "a number of seconds >= 0",
             ),
         )
 

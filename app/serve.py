@@ -14,6 +14,7 @@ from quart import Quart
 
 from app import logs
 from app.config import Config, ConfigError
+from app.web import health
 from app.web.access_log import AccessLogger, JsonAccessLogger
 from app.web.factory import create_app
 from app.web.total import totals_of
@@ -65,23 +66,37 @@ def hypercorn_config(config: Config) -> HypercornConfig:
 
 
 async def serve_until_signalled(app: Quart, config: Config) -> None:
-    """Serve until SIGTERM or SIGINT; then stop accepting and give requests the grace period.
+    """Serve until SIGTERM or SIGINT; then drain for DRAIN_SECONDS, stop accepting and give
+    requests the grace period.
 
-    Requests that a fetch cannot answer in time get 503 just before the grace period ends,
-    rather than being cancelled by Hypercorn with an empty 500.
+    While draining, /readyz answers 503 and every request is still served, so that a load
+    balancer stops sending requests before the listener closes; a second signal ends the
+    drain at once. Requests that a fetch cannot answer in time get 503 just before the
+    grace period ends, rather than being cancelled by Hypercorn with an empty 500.
     """
     loop = asyncio.get_running_loop()
+    draining = False
     stopping = asyncio.Event()
 
-    def begin_shutdown(signal_name: str) -> None:
+    def stop_serving(reason: str) -> None:
         if stopping.is_set():
             return
-        log.info("%s: shutting down; requests in flight have %g s", signal_name, config.graceful_timeout)
+        log.info("%s: shutting down; requests in flight have %g s", reason, config.graceful_timeout)
         stopping.set()
         loop.call_later(max(0.0, config.graceful_timeout - ANSWER_MARGIN), totals_of(app).stop)
 
+    def on_signal(signal_name: str) -> None:
+        nonlocal draining
+        if draining or config.drain_seconds == 0:
+            stop_serving(signal_name)
+            return
+        draining = True
+        log.info("%s: draining for %g s: /readyz answers 503", signal_name, config.drain_seconds)
+        health.drain(app)
+        loop.call_later(config.drain_seconds, stop_serving, "drained")
+
     for signal_number in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signal_number, begin_shutdown, signal_number.name)
+        loop.add_signal_handler(signal_number, on_signal, signal_number.name)
     await serve(app, hypercorn_config(config), shutdown_trigger=stopping.wait)
 
 

@@ -7,9 +7,11 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
 
+import numpy as np
 from quart import Response
 from quart.typing import TestClientProtocol
 
+from app.numbers.errors import BackendStatusError
 from app.numbers.exact_sum import Chunk
 from app.numbers.json_array import NumberArrayParser
 
@@ -42,11 +44,17 @@ class ListSource:
     async def close(self) -> None:
         self.closed = True
 
-    async def chunks(self) -> AsyncGenerator[Chunk, None]:
+    async def begin_fetch(self) -> int:
+        """Count a fetch, and hold it at the gate; its number, from 1."""
         self.fetches += 1
+        number = self.fetches
         self.fetching.set()
         if self.gate is not None:
             await self.gate.wait()
+        return number
+
+    async def chunks(self) -> AsyncGenerator[Chunk, None]:
+        await self.begin_fetch()
         for chunk in self._chunks:
             yield chunk
 
@@ -62,6 +70,31 @@ class FailingSource(ListSource):
         self.fetches += 1
         raise self.error
         yield  # pragma: no cover  (makes this an async generator)
+
+
+class NumberedSource(ListSource):
+    """Fetch n totals n, so that an answer tells which fetch it came from; the fetches
+    numbered in `failing` fail with HTTP 500 instead."""
+
+    def __init__(self, failing: Sequence[int] = (), gate: asyncio.Event | None = None) -> None:
+        super().__init__([], gate)
+        self.failing = set(failing)
+
+    async def chunks(self) -> AsyncGenerator[Chunk, None]:
+        number = await self.begin_fetch()
+        if number in self.failing:
+            raise BackendStatusError(500)
+        yield np.array([number], dtype=np.int64)
+
+
+class Clock:
+    """A clock that moves only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 class LoopTurns:

@@ -34,6 +34,9 @@ def test_every_variable_is_read() -> None:
             "LOG_FORMAT": "json",
             "METRICS": "off",
             "ACCESS_LOG": "off",
+            "DRAIN_SECONDS": "3",
+            "TOTAL_MAX_AGE": "5",
+            "TOTAL_STALE_WHILE_REVALIDATE": "10.5",
         }
     )
     assert config == Config(
@@ -51,6 +54,9 @@ def test_every_variable_is_read() -> None:
         log_format="json",
         metrics=False,
         access_log=False,
+        drain_seconds=3.0,
+        total_max_age=5.0,
+        total_stale_while_revalidate=10.5,
     )
 
 
@@ -120,6 +126,9 @@ def test_an_empty_url_means_the_simulated_backend() -> None:
         ("NUMBERS_API_BREAKER_SECONDS", "0", "a number of seconds > 0"),
         ("NUMBERS_API_URL", "ftp://127.0.0.1/numbers", "an http:// or https:// URL"),
         ("NUMBERS_API_URL", "127.0.0.1:9000", "an http:// or https:// URL"),
+        ("DRAIN_SECONDS", "-1", "a number of seconds >= 0"),
+        ("TOTAL_MAX_AGE", "soon", "a number of seconds >= 0"),
+        ("TOTAL_STALE_WHILE_REVALIDATE", "inf", "a number of seconds >= 0"),
         ("LOG_LEVEL", "chatty", "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
     ],
 )

@@ -30,7 +30,8 @@ BREAKER_OPEN = Gauge(
 )
 TOTAL_REQUESTS = Counter(
     "total_requests_by_fetch",
-    "Requests for /total that started a fetch, or joined one already running (single flight)",
+    "Requests for /total that started a fetch, joined one already running (single flight), or "
+    "were answered at once from a fresh or a stale total (TOTAL_MAX_AGE)",
     ["fetch"],
 )
 TOTAL_WAITING = Gauge("total_requests_waiting", "Requests for /total waiting for a fetch now")

@@ -52,7 +52,21 @@ class SingleFlight(Generic[T]):
         """Whether a run is in progress: a caller now would join it."""
         return self._waiters is not None
 
+    def start(self) -> None:
+        """Start a run unless one is in progress, without waiting for it."""
+        self._callers_of_current_run()
+
     async def run(self) -> T:
+        waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._callers_of_current_run().append(waiter)
+        self._unanswered.add(waiter)
+        try:
+            return await waiter
+        finally:
+            self._unanswered.discard(waiter)
+
+    def _callers_of_current_run(self) -> list[asyncio.Future[T]]:
+        """The callers of the run in progress, starting a run if none is."""
         if self._waiters is None:
             self._waiters = []
             # A task of its own: a caller that goes away (a client disconnecting) does
@@ -61,13 +75,7 @@ class SingleFlight(Generic[T]):
             # request's id).
             self._running = asyncio.create_task(self._run(self._waiters), context=contextvars.Context())
             self._running.add_done_callback(functools.partial(self._cancel_if_cancelled, self._waiters))
-        waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        self._unanswered.add(waiter)
-        try:
-            return await waiter
-        finally:
-            self._unanswered.discard(waiter)
+        return self._waiters
 
     def abandon(self, error: Exception) -> None:
         """Fail every caller not answered yet with `error`, and cancel the latest run."""

@@ -6,15 +6,18 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass
+from typing import Literal
 
 import structlog
 
 from app.numbers import metrics
 from app.numbers.breaker import CircuitBreaker
-from app.numbers.errors import BackendDataError, BackendError, BackendTimeoutError
+from app.numbers.errors import BackendDataError, BackendError, BackendTimeoutError, BackendUnavailableError
 from app.numbers.exact_sum import ExactSum, FloatRangeError, Number
+from app.numbers.freshness import NEVER, Freshness
 from app.numbers.numbers_api import NumbersSource
 from app.numbers.single_flight import SingleFlight
 
@@ -40,6 +43,19 @@ class Fetched:
     fetch_id: str
     # Seconds spent adding the parsed numbers up (parsing is interleaved with the transfer).
     summing: float
+    # When the fetch ended, on the clock of the Totals that made it.
+    ended: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A request's total, and how it got it: it started a fetch, joined one running, or
+    was answered at once from a recent fetch's total, fresh or stale."""
+
+    fetched: Fetched
+    via: Literal["started", "joined", "fresh", "stale"]
+    # Seconds since the total's fetch ended.
+    age: float
 
 
 class ShuttingDownError(Exception):
@@ -48,25 +64,55 @@ class ShuttingDownError(Exception):
 
 class Totals:
     """Computes totals from `source` within `deadline` seconds; overlapping requests share a
-    fetch, and `breaker` answers for a backend that keeps failing."""
+    fetch, `breaker` answers for a backend that keeps failing, and within the `freshness`
+    windows a recent total is answered without waiting."""
 
-    def __init__(self, source: NumbersSource, deadline: float, breaker: CircuitBreaker) -> None:
+    def __init__(
+        self,
+        source: NumbersSource,
+        deadline: float,
+        breaker: CircuitBreaker,
+        freshness: Freshness = NEVER,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.source = source
         self.deadline = deadline
         self.breaker = breaker
+        self.freshness = freshness
+        self._clock = clock
         self._flight = SingleFlight(self._fetch, patience=deadline)
+        # The latest successful fetch: a failed one never replaces it.
+        self._latest: Fetched | None = None
         self._stopped = False
 
-    async def current(self) -> tuple[Fetched, bool]:
-        """The total of a fetch that ends after this call, and whether the call joined a
-        fetch already running."""
+    async def current(self) -> Answer:
+        """A fresh or stale total within the freshness windows; otherwise the total of a
+        fetch that ends after this call."""
         if self._stopped:
             raise ShuttingDownError("the service is shutting down")
+        latest = self._latest
+        if latest is not None:
+            age = self._clock() - latest.ended
+            state = self.freshness.state(age)
+            if state != "expired":
+                if state == "stale":
+                    self._refresh()
+                metrics.TOTAL_REQUESTS.labels(state).inc()
+                return Answer(latest, state, age)
         self.breaker.check()
-        joined = self._flight.running
-        metrics.TOTAL_REQUESTS.labels("joined" if joined else "started").inc()
+        via: Literal["started", "joined"] = "joined" if self._flight.running else "started"
+        metrics.TOTAL_REQUESTS.labels(via).inc()
         with metrics.TOTAL_WAITING.track_inprogress():
-            return await self._flight.run(), joined
+            fetched = await self._flight.run()
+        return Answer(fetched, via, self._clock() - fetched.ended)
+
+    def _refresh(self) -> None:
+        """Start a fetch for the requests to come, unless one runs or the breaker is open."""
+        try:
+            self.breaker.check()
+        except BackendUnavailableError:
+            return
+        self._flight.start()
 
     def stop(self) -> None:
         """Answer every request still waiting for a fetch, and every later one, with ShuttingDownError."""
@@ -102,7 +148,8 @@ class Totals:
         metrics.FETCHES.labels("ok").inc()
         metrics.FETCH_SECONDS.observe(seconds)
         metrics.NUMBERS_SUMMED.inc(count)
-        return Fetched(total, fetch_id, summing)
+        self._latest = Fetched(total, fetch_id, summing, ended=self._clock())
+        return self._latest
 
     async def _sum(self) -> tuple[Number, int, float]:
         """The total of one fetch, how many numbers it had and the seconds spent adding

@@ -61,6 +61,12 @@ class Health(BaseModel):
     status: str = Field(examples=["ok"])
 
 
+class Ready(BaseModel):
+    """The instance takes traffic; the backend is not asked."""
+
+    status: str = Field(examples=["ready"])
+
+
 class Metrics(RootModel[str]):
     """Every metric in the Prometheus text format."""
 
@@ -69,6 +75,10 @@ class Metrics(RootModel[str]):
 
 class TotalHeaders(BaseModel):
     server_timing: str
+    # With the freshness windows set (TOTAL_MAX_AGE, TOTAL_STALE_WHILE_REVALIDATE) only.
+    cache_control: str | None = None
+    age: str | None = None
+    etag: str | None = None
 
 
 class RetryHeaders(BaseModel):
@@ -79,7 +89,13 @@ class RetryHeaders(BaseModel):
 HEADERS = {
     "X-Request-ID": "The request's id: the client's if well-formed (letters, digits, -._; up to 128), "
     "or a new one",
-    "Server-Timing": "wait;dur=<ms waiting for the fetch>, sum;dur=<ms adding up>, fetch;desc=started|joined",
+    "Server-Timing": "wait;dur=<ms waiting for the fetch>, sum;dur=<ms adding up>, "
+    "fetch;desc=started|joined|fresh|stale",
+    "Cache-Control": "With TOTAL_MAX_AGE or TOTAL_STALE_WHILE_REVALIDATE set: max-age=<TOTAL_MAX_AGE> and, "
+    "if set, stale-while-revalidate=<TOTAL_STALE_WHILE_REVALIDATE>, in whole seconds",
+    "Age": "With Cache-Control: whole seconds since the total's fetch ended; the total may be reused "
+    "while Age is below max-age",
+    "ETag": "With Cache-Control: a strong tag of the body, the same for the same total on every instance",
     "Retry-After": "Seconds after which asking again may succeed",
     "Allow": "The methods the path takes",
 }
@@ -88,12 +104,14 @@ HEADERS = {
 # What each status means, for the description of every response with it.
 STATUSES = {
     200: "",
+    304: "If-None-Match named the total's ETag: the total has not changed; no body.",
     413: "The request has a body: no route takes one. The connection is closed.",
     431: "The request has more than 100 headers. The connection is closed.",
     500: "An unexpected error in the service (its log has the traceback).",
     502: "The backend could not be reached, answered a non-2xx status, or sent a body that is "
     "not a JSON array of numbers in the accepted range.",
-    503: "The backend keeps failing (the circuit breaker answers for it), or the service is shutting down.",
+    503: "The backend keeps failing (the circuit breaker answers for it), or the service is shutting "
+    "down; from /readyz: the instance drains before shutting down (DRAIN_SECONDS).",
     504: "The backend did not deliver within NUMBERS_API_TIMEOUT.",
 }
 # Statuses any route may answer.
@@ -151,6 +169,7 @@ class ResponsesProvider(OpenAPIProvider):
                 for status, response in operation["responses"].items():
                     response["description"] = STATUSES[status] or response["description"]
             if "get" in operations:
+                _add_not_modified(operations["get"])
                 operations["head"] = _head_of(operations["get"])
             operations["options"] = _options_of(operations)
         return paths, components
@@ -167,6 +186,23 @@ class ResponsesProvider(OpenAPIProvider):
             for name in ["X-Request-ID", *(_header_name(key) for key in named)]
         }
         return response, definitions
+
+
+def _add_not_modified(get: dict[str, Any]) -> None:
+    """An operation whose 200 has an ETag takes If-None-Match and may answer 304."""
+    ok = get["responses"][200]
+    if "ETag" not in ok["headers"]:
+        return
+    get.setdefault("parameters", []).append(
+        {
+            "name": "If-None-Match",
+            "in": "header",
+            "required": False,
+            "description": "ETags of totals the client holds; the current one gets 304 with no body",
+            "schema": {"type": "string"},
+        }
+    )
+    get["responses"][304] = {"description": STATUSES[304], "headers": ok["headers"]}
 
 
 def _head_of(get: dict[str, Any]) -> dict[str, Any]:
@@ -196,8 +232,8 @@ def _options_of(operations: dict[str, Any]) -> dict[str, Any]:
 
 
 def _header_name(kebab: str) -> str:
-    """`server-timing` as `Server-Timing`: quart-schema names a headers model's fields in kebab case."""
-    return "-".join(part.capitalize() for part in kebab.split("-"))
+    """`etag` as `ETag`: quart-schema names a headers model's fields in kebab case."""
+    return {name.lower(): name for name in HEADERS}[kebab]
 
 
 def _is_asset(rule: Rule) -> bool:

@@ -14,8 +14,11 @@ from tests.processes import service
 pytestmark = pytest.mark.contract
 
 
-def test_no_response_breaks_the_document(tmp_path: Path) -> None:
-    env = {"NUMBERS_API_COUNT": "1000", "NUMBERS_API_DELAY": "0.01"}
+# As started by default, and with the freshness windows, whose answers add caching
+# headers and 304 to If-None-Match.
+@pytest.mark.parametrize("windows", [{}, {"TOTAL_MAX_AGE": "5", "TOTAL_STALE_WHILE_REVALIDATE": "5"}])
+def test_no_response_breaks_the_document(windows: dict[str, str], tmp_path: Path) -> None:
+    env = {"NUMBERS_API_COUNT": "1000", "NUMBERS_API_DELAY": "0.01", **windows}
     with service(env, tmp_path) as server:
         result = subprocess.run(
             [

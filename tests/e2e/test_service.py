@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from multidict import CIMultiDict
 
 from tests.processes import PROJECT, ServerProcess, reference_backend, service
 
@@ -26,9 +27,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         yield process
 
 
-async def get(url: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
-    async with aiohttp.ClientSession() as session, session.request(method, url) as response:
-        return response.status, dict(response.headers), await response.read()
+async def get(
+    url: str, method: str = "GET", headers: dict[str, str] | None = None
+) -> tuple[int, CIMultiDict[str], bytes]:
+    async with aiohttp.ClientSession() as session, session.request(method, url, headers=headers) as response:
+        return response.status, CIMultiDict(response.headers), await response.read()
 
 
 async def test_total_of_the_default_numbers(server: ServerProcess) -> None:
@@ -145,6 +148,20 @@ async def test_concurrent_requests_share_one_backend_fetch(tmp_path: Path) -> No
     assert process.stderr().count("fetching numbers") == 1
 
 
+async def test_with_a_max_age_a_total_is_reused_and_revalidated_with_304(tmp_path: Path) -> None:
+    env = {"NUMBERS_API_COUNT": "1000", "TOTAL_MAX_AGE": "60"}
+    with service(env, tmp_path) as process:
+        status, headers, body = await get(process.url + "/total")
+        not_modified, reused_headers, empty = await get(
+            process.url + "/total", headers={"If-None-Match": headers["ETag"]}
+        )
+        assert process.stderr().count("fetching numbers") == 1
+    assert (status, body.strip(), headers["Cache-Control"]) == (200, b'{"total":499500}', "max-age=60")
+    assert (not_modified, empty, reused_headers["ETag"]) == (304, b"", headers["ETag"])
+    assert "Content-Length" not in reused_headers  # it would have to be the 200's (RFC 9110)
+    assert reused_headers["Server-Timing"].endswith("fetch;desc=fresh")
+
+
 async def test_sigterm_lets_requests_in_flight_finish_and_exits_0(tmp_path: Path) -> None:
     process = ServerProcess([sys.executable, "-m", "app"], {"NUMBERS_API_DELAY": "1.0"}, tmp_path)
     try:
@@ -164,6 +181,40 @@ async def test_sigterm_lets_requests_in_flight_finish_and_exits_0(tmp_path: Path
     assert [status for status, _ in results] == [200] * 10
     assert all(body.strip() == b'{"total":%d}' % FULL_TOTAL for _, body in results)
     assert exit_code == 0
+
+
+async def test_sigterm_with_drain_seconds_fails_readiness_while_every_request_is_still_served(
+    tmp_path: Path,
+) -> None:
+    process = ServerProcess(
+        [sys.executable, "-m", "app"], {"NUMBERS_API_DELAY": "1.0", "DRAIN_SECONDS": "60"}, tmp_path
+    )
+    try:
+        assert (await get(process.url + "/readyz"))[0] == 200
+        in_flight = [asyncio.create_task(get(process.url + "/total")) for _ in range(5)]
+        await asyncio.to_thread(process.wait_for_log, "fetching numbers")
+        process.terminate()
+        await asyncio.to_thread(process.wait_for_log, "SIGTERM: draining for 60 s")
+        status, headers, body = await get(process.url + "/readyz")
+        assert (status, headers["Content-Type"], headers["Retry-After"]) == (
+            503,
+            "application/problem+json",
+            "1",
+        )
+        assert json.loads(body)["title"] == "Draining"
+        # New requests, on new connections, are served as before: liveness and totals.
+        assert (await get(process.url + "/healthz"))[0] == 200
+        after = await get(process.url + "/total")
+        before = await asyncio.gather(*in_flight)
+        # A second signal ends the drain at once: the process exits long before 60 s.
+        process.terminate()
+        exit_code = await asyncio.to_thread(process.process.wait, 15)
+    finally:
+        process.stop()
+    for status, _, body in [*before, after]:
+        assert (status, body.strip()) == (200, b'{"total":%d}' % FULL_TOTAL)
+    assert exit_code == 0
+    assert "drained" not in process.stderr()
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from app.numbers.breaker import CircuitBreaker
-from app.numbers.errors import BackendTimeoutError
+from app.numbers.errors import BackendStatusError, BackendTimeoutError
 from app.numbers.exact_sum import Chunk
+from app.numbers.freshness import Freshness
 from app.numbers.totals import TURNS_PER_YIELD, YIELD_INTERVAL, ShuttingDownError, Totals
-from tests.sources import LoopTurns
+from tests.sources import Clock, LoopTurns, NumberedSource
 
 
 class BusySource:
@@ -54,26 +55,27 @@ def totals_of(source: BusySource, deadline: float) -> Totals:
 
 
 async def test_the_total_of_the_chunks() -> None:
-    fetched, joined = await totals_of(BusySource(7), deadline=5).current()
-    assert (fetched.total, joined) == (70, False)
-    assert len(fetched.fetch_id) == 16
-    assert fetched.summing > 0
+    answer = await totals_of(BusySource(7), deadline=5).current()
+    assert (answer.fetched.total, answer.via) == (70, "started")
+    assert len(answer.fetched.fetch_id) == 16
+    assert answer.fetched.summing > 0
 
 
 async def test_each_fetch_has_its_own_id_and_its_callers_share_it() -> None:
     totals = totals_of(BusySource(3, busy=0.001), deadline=5)
     shared = await asyncio.gather(*(totals.current() for _ in range(3)))
-    assert [joined for _, joined in shared] == [False, True, True]
-    assert len({fetched.fetch_id for fetched, _ in shared}) == 1
-    later, _ = await totals.current()
-    assert later.fetch_id != shared[0][0].fetch_id
+    assert [answer.via for answer in shared] == ["started", "joined", "joined"]
+    assert len({answer.fetched.fetch_id for answer in shared}) == 1
+    later = await totals.current()
+    assert later.via == "started"
+    assert later.fetched.fetch_id != shared[0].fetched.fetch_id
 
 
 async def test_a_fetch_hands_the_loop_back_while_it_sums() -> None:
     source = BusySource(20, busy=2 * YIELD_INTERVAL)
     async with LoopTurns() as other_requests:
-        fetched, _ = await totals_of(source, deadline=5).current()
-        assert fetched.total == 200
+        answer = await totals_of(source, deadline=5).current()
+        assert answer.fetched.total == 200
     # The source never waits: without the yields the loop would not give a single turn.
     assert other_requests.count >= 10 * TURNS_PER_YIELD
 
@@ -105,3 +107,68 @@ async def test_stop_answers_waiting_and_later_requests_with_shutting_down() -> N
         await totals.current()
     await asyncio.sleep(0)  # the cancelled fetch closes its source
     assert source.closed
+
+
+def fresh_totals(source: NumberedSource, clock: Clock, max_age: float, stale: float = 0.0) -> Totals:
+    breaker = CircuitBreaker(threshold=0, cooldown=1.0)
+    return Totals(source, 5.0, breaker, Freshness(max_age, stale), clock)
+
+
+async def test_within_max_age_a_total_is_answered_without_a_fetch_and_past_it_a_fetch_starts() -> None:
+    source, clock = NumberedSource(), Clock()
+    totals = fresh_totals(source, clock, max_age=5)
+    first = await totals.current()
+    clock.now += 4.9
+    again = await totals.current()
+    assert (again.via, again.fetched) == ("fresh", first.fetched)
+    assert again.age == pytest.approx(4.9)
+    clock.now += 0.2
+    later = await totals.current()
+    assert (later.via, later.fetched.total, later.age) == ("started", 2, 0.0)
+    assert source.fetches == 2
+
+
+async def test_in_the_stale_window_the_total_is_answered_at_once_while_one_refresh_runs() -> None:
+    source, clock = NumberedSource(gate=asyncio.Event()), Clock()
+    assert source.gate is not None
+    totals = fresh_totals(source, clock, max_age=5, stale=10)
+    source.gate.set()
+    await totals.current()
+    source.gate.clear()
+    clock.now += 6
+    stale = await asyncio.gather(*(totals.current() for _ in range(3)))
+    assert [(answer.via, answer.fetched.total) for answer in stale] == [("stale", 1)] * 3
+    await source.fetching.wait()
+    assert source.fetches == 2  # one refresh, however many stale answers
+    source.gate.set()
+    for _ in range(5):  # the refresh ends in a few turns of the loop
+        await asyncio.sleep(0)
+    refreshed = await totals.current()
+    assert (refreshed.via, refreshed.fetched.total) == ("fresh", 2)
+
+
+async def test_a_failed_refresh_keeps_the_good_total_inside_the_windows_and_the_error_comes_after() -> None:
+    source, clock = NumberedSource(failing=[2, 3, 4]), Clock()
+    totals = fresh_totals(source, clock, max_age=5, stale=10)
+    await totals.current()
+    fetched_at = clock.now
+    for seconds in (6, 14.9):
+        clock.now = fetched_at + seconds
+        answer = await totals.current()
+        assert (answer.via, answer.fetched.total) == ("stale", 1)
+        await asyncio.sleep(0.01)  # the refresh fails meanwhile
+    assert source.fetches == 3
+    clock.now = fetched_at + 15.1  # past both windows: the request waits for a fetch, and gets its error
+    with pytest.raises(BackendStatusError):
+        await totals.current()
+
+
+async def test_an_open_breaker_starts_no_refresh_and_the_stale_total_is_still_answered() -> None:
+    source, clock = NumberedSource(failing=[2]), Clock()
+    totals = Totals(source, 5.0, CircuitBreaker(threshold=1, cooldown=60), Freshness(5, 10), clock)
+    await totals.current()
+    clock.now += 6
+    await totals.current()
+    await asyncio.sleep(0.01)  # refresh 2 fails: the breaker opens
+    answer = await totals.current()
+    assert (answer.via, answer.fetched.total, source.fetches) == ("stale", 1, 2)

@@ -15,6 +15,7 @@ from quart.typing import TestClientProtocol as QuartClient
 
 from app.config import Config
 from app.numbers.numbers_api import NumbersSource
+from app.web import health
 from app.web.factory import create_app
 from app.web.request_limits import MAX_HEADERS
 from tests.sources import FailingSource, ListSource, parsed, requests_sharing_a_fetch
@@ -43,6 +44,20 @@ async def test_head_total_has_the_headers_of_get(client: QuartClient) -> None:
     assert response.status_code == 200
     assert response.content_type == "application/json"
     assert response.headers["Content-Length"] == get.headers["Content-Length"]
+
+
+async def test_readyz_is_ready_until_the_app_drains_then_503_while_totals_are_still_served(
+    app: Quart, client: QuartClient
+) -> None:
+    response = await client.get("/readyz")
+    assert (response.status_code, await response.get_json()) == (200, {"status": "ready"})
+    health.drain(app)
+    response = await client.get("/readyz")
+    assert (response.status_code, response.content_type) == (503, "application/problem+json")
+    assert response.headers["Retry-After"] == "1"
+    assert (await response.get_json())["title"] == "Draining"
+    assert (await client.get("/healthz")).status_code == 200
+    assert (await client.get("/total")).status_code == 200
 
 
 async def test_a_float_total_is_a_json_number() -> None:

@@ -43,12 +43,16 @@ async def test_every_route_and_method_is_documented(app: Quart, client: QuartCli
 async def test_total_documents_its_body_errors_and_headers(client: QuartClient) -> None:
     spec = await document(client)
     responses = spec["paths"]["/total"]["get"]["responses"]
-    assert {int(status) for status in responses} == {200, 413, 431, 500, 502, 503, 504}
+    assert {int(status) for status in responses} == {200, 304, 413, 431, 500, 502, 503, 504}
     ok = responses["200"]
     schema = ok["content"]["application/json"]["schema"]
     total = schema["properties"]["total"] if "properties" in schema else _component(spec, schema)
     assert {option["type"] for option in total["anyOf"]} == {"integer", "number"}
-    assert set(ok["headers"]) == {"X-Request-ID", "Server-Timing"}
+    assert set(ok["headers"]) == {"X-Request-ID", "Server-Timing", "Cache-Control", "Age", "ETag"}
+    assert "content" not in responses["304"]
+    assert set(responses["304"]["headers"]) == set(ok["headers"])
+    (if_none_match,) = spec["paths"]["/total"]["get"]["parameters"]
+    assert (if_none_match["name"], if_none_match["in"]) == ("If-None-Match", "header")
     for status in ("502", "503", "504"):
         assert list(responses[status]["content"]) == ["application/problem+json"]
     assert "Retry-After" in responses["503"]["headers"]
@@ -80,6 +84,12 @@ async def test_404_and_405_are_documented_among_the_components(client: QuartClie
     not_allowed = await client.post("/total")
     assert (not_allowed.status_code, not_allowed.content_type) == (405, "application/problem+json")
     assert "GET" in not_allowed.headers["Allow"]
+
+
+async def test_readiness_documents_its_503(client: QuartClient) -> None:
+    responses = (await document(client))["paths"]["/readyz"]["get"]["responses"]
+    assert list(responses["503"]["content"]) == ["application/problem+json"]
+    assert "drains" in responses["503"]["description"]
 
 
 async def test_metrics_are_documented_as_text(client: QuartClient) -> None:

@@ -23,7 +23,7 @@ from app.numbers.errors import BackendConnectionError, BackendDataError, Backend
 from app.numbers.numbers_api import NumbersSource
 from app.web.factory import create_app
 from app.web.telemetry import LAG_SAMPLE_SECONDS
-from tests.sources import FailingSource, ListSource, requests_sharing_a_fetch
+from tests.sources import FailingSource, ListSource, NumberedSource, requests_sharing_a_fetch
 
 
 @asynccontextmanager
@@ -127,6 +127,18 @@ async def test_requests_that_share_a_fetch_are_counted_as_joining_it() -> None:
     assert value("total_requests_by_fetch_total", fetch="started") == started + 1
     assert value("total_requests_by_fetch_total", fetch="joined") == joined + 4
     assert value("total_requests_waiting") == 0
+
+
+async def test_answers_from_a_fresh_and_from_a_stale_total_are_counted() -> None:
+    fresh = value("total_requests_by_fetch_total", fetch="fresh")
+    stale = value("total_requests_by_fetch_total", fetch="stale")
+    async with serving(NumberedSource(), total_max_age=0.2, total_stale_while_revalidate=60) as client:
+        await client.get("/total")
+        await client.get("/total")
+        await asyncio.sleep(0.25)
+        await client.get("/total")
+    assert value("total_requests_by_fetch_total", fetch="fresh") == fresh + 1
+    assert value("total_requests_by_fetch_total", fetch="stale") == stale + 1
 
 
 async def test_a_held_event_loop_shows_in_the_lag_histogram(client: QuartClient) -> None:
