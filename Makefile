@@ -24,9 +24,10 @@ PY := $(VENV)/bin/python
 WRK := /usr/bin/wrk
 PROMETHEUS := /usr/bin/prometheus
 CHROMIUM := /usr/bin/chromium
+HAPROXY := /usr/sbin/haproxy
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run backend test lint typecheck pytest reliability-test prometheus-check browser-test contract-test bench soak bench-smoke mutation container-test setup-check clean
+.PHONY: run backend test lint typecheck pytest reliability-test cluster-test prometheus-check browser-test contract-test bench soak bench-smoke mutation container-test setup-check clean
 
 run: $(VENV)/.synced
 	$(PY) -m app
@@ -62,6 +63,11 @@ contract-test: $(VENV)/.synced
 # /docs in Debian's headless Chromium, driven by Playwright (no browser download).
 browser-test: $(VENV)/.synced $(CHROMIUM)
 	$(PY) -m pytest -m browser tests/browser
+
+# Three instances behind Debian's HAProxy (deploy/haproxy/haproxy.cfg), under load: a
+# rolling restart and a killed instance (a minute and a half).
+cluster-test: $(VENV)/.synced $(HAPROXY)
+	$(PY) -m pytest -m cluster tests/cluster -rP
 
 # Load, faults and hostile clients against real processes (a minute; thousands of connections).
 reliability-test: $(VENV)/.synced
@@ -101,6 +107,10 @@ $(WRK):
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
+
+$(HAPROXY):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends haproxy
 
 $(PROMETHEUS):
 	$(SUDO) apt-get update -qq

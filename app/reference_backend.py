@@ -7,7 +7,10 @@ for the end-to-end tests and for the benchmark:
   encoding after `delay` seconds (query parameters `count` and `delay` override the
   command line's for one request; `kind` serves another body of `count` items, see KINDS);
 - `GET /json?body=TEXT&piece=BYTES`: TEXT as the body, sent in pieces of BYTES;
-- `GET /faults/<name>`: a misbehaving backend, one fault per name (see FAULTS).
+- `GET /faults/<name>`: a misbehaving backend, one fault per name (see FAULTS);
+- `GET /stats`: the requests /numbers has had, and the most it served at once, by the
+  value of their `client` query parameter (so that several services sharing this backend
+  can each name themselves in their URL).
 
 `--numbers-fault NAME` makes /numbers answer as /faults/NAME does (`status/500`, `garbage`,
 `slow`, ...), `--token` asks every request for that bearer token (401 without it), and
@@ -21,8 +24,9 @@ import asyncio
 import functools
 import hmac
 import ssl
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -80,7 +84,29 @@ async def stream(request: web.Request, pieces: tuple[bytes, ...] | list[bytes]) 
     return response
 
 
+@dataclass
+class ClientStats:
+    requests: int = 0
+    now: int = 0
+    most_at_once: int = 0
+
+
 async def numbers(request: web.Request) -> web.StreamResponse:
+    stats: ClientStats = request.app["clients"][request.query.get("client", "")]
+    stats.requests += 1
+    stats.now += 1
+    stats.most_at_once = max(stats.most_at_once, stats.now)
+    try:
+        return await numbers_answer(request)
+    finally:
+        stats.now -= 1
+
+
+async def stats(request: web.Request) -> web.StreamResponse:
+    return web.json_response({client: asdict(stats) for client, stats in request.app["clients"].items()})
+
+
+async def numbers_answer(request: web.Request) -> web.StreamResponse:
     count = int(request.query.get("count", request.app["count"]))
     kind = request.query.get("kind", "integers")
     if kind not in KINDS:
@@ -193,9 +219,11 @@ def create_backend(
     backend["count"] = count
     backend["delay"] = delay
     backend["failures"] = Counter()
+    backend["clients"] = defaultdict(ClientStats)
     backend.router.add_get("/numbers", numbers_fault(fault) if fault else numbers)
     backend.router.add_get("/json", echo)
     backend.router.add_get("/healthz", healthz)
+    backend.router.add_get("/stats", stats)
     backend.router.add_get("/faults/status/{code}", status)
     for name, handler in FAULTS.items():
         backend.router.add_get(f"/faults/{name}", handler)
