@@ -43,6 +43,9 @@ lint: $(VENV)/.synced
 	$(PY) -m ruff check app tests bench
 	$(PY) -m ruff format --check app tests bench
 	$(PY) -m check_jsonschema --builtin-schema vendor.travis .travis.yml
+	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/yamllint --strict .
+	$(VENV)/bin/kubernetes-validate --strict --quiet deploy/kubernetes/*.yaml
 
 typecheck: $(VENV)/.synced
 	$(PY) -m mypy
