@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -98,16 +99,21 @@ class Clock:
 
 
 class LoopTurns:
-    """Counts, while its block runs, the turns another task gets: one per `interval` at most."""
+    """Counts, while its block runs, the turns another task gets: one per `interval` at most,
+    each holding the loop for `busy` seconds of CPU work (as answering requests does)."""
 
-    def __init__(self, interval: float = 0.0) -> None:
+    def __init__(self, interval: float = 0.0, busy: float = 0.0) -> None:
         self.interval = interval
+        self.busy = busy
         self.count = 0
         self._task: asyncio.Task[None] | None = None
 
     async def _count(self) -> None:
         while True:
             self.count += 1
+            busy_until = time.perf_counter() + self.busy
+            while time.perf_counter() < busy_until:
+                pass
             await asyncio.sleep(self.interval)
 
     async def __aenter__(self) -> LoopTurns:

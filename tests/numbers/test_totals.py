@@ -80,6 +80,16 @@ async def test_a_fetch_hands_the_loop_back_while_it_sums() -> None:
     assert other_requests.count >= 10 * TURNS_PER_YIELD
 
 
+async def test_on_a_busy_loop_a_fetch_hands_back_one_long_turn_per_slice_not_eight() -> None:
+    chunks = 10
+    source = BusySource(chunks, busy=2 * YIELD_INTERVAL)
+    async with LoopTurns(busy=2 * YIELD_INTERVAL) as other_requests:
+        answer = await totals_of(source, deadline=5).current()
+    assert answer.fetched.total == 10 * chunks
+    # Each of the other task's turns outlasts a slice of summing: a turn per slice, not 8.
+    assert chunks <= other_requests.count <= 2 * chunks
+
+
 @pytest.mark.parametrize(
     "source",
     [
