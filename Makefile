@@ -27,7 +27,7 @@ CHROMIUM := /usr/bin/chromium
 HAPROXY := /usr/sbin/haproxy
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run backend test lint typecheck pytest reliability-test cluster-test prometheus-check browser-test contract-test bench soak bench-smoke mutation container-test setup-check clean
+.PHONY: run backend test lint typecheck pytest reliability-test cluster-test prometheus-check browser-test contract-test bench soak bench-smoke mutation container-test compose-test setup-check clean
 
 run: $(VENV)/.synced
 	$(PY) -m app
@@ -43,6 +43,7 @@ lint: $(VENV)/.synced
 	$(PY) -m ruff check app tests bench
 	$(PY) -m ruff format --check app tests bench
 	$(PY) -m check_jsonschema --builtin-schema vendor.travis .travis.yml
+	$(PY) -m check_jsonschema --builtin-schema vendor.compose-spec compose.yaml
 	$(VENV)/bin/hadolint Dockerfile
 	$(VENV)/bin/yamllint --strict .
 	$(VENV)/bin/kubernetes-validate --strict --quiet deploy/kubernetes/*.yaml
@@ -55,6 +56,7 @@ pytest: $(VENV)/.synced
 
 # A real Prometheus scrapes the service; promtool checks the exposition and the alert rules.
 prometheus-check: $(VENV)/.synced $(PROMETHEUS)
+	promtool check config deploy/prometheus/prometheus.yml
 	promtool check rules deploy/prometheus/alerts.yml
 	cd deploy/prometheus && promtool test rules alerts.test.yml
 	$(PY) -m pytest -m prometheus tests/prometheus
@@ -94,6 +96,11 @@ mutation: $(VENV)/.synced
 
 container-test:
 	bash .ci/container-check
+
+# compose.yaml up with podman-compose: the exact total through HAProxy, Prometheus sees every
+# instance (installs podman and its dnsname plugin; needs root, as container-test does).
+compose-test: $(VENV)/.synced
+	bash .ci/compose-check
 
 # The two set-up commands from a fresh clone, with a virtualenv active (as on Travis).
 setup-check:

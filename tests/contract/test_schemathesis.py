@@ -29,6 +29,7 @@ def test_no_response_breaks_the_document(windows: dict[str, str], tmp_path: Path
                 "--max-examples=50",
                 "--seed=1",
             ],
+            cwd=tmp_path,  # where schemathesis keeps its cache
             capture_output=True,
             text=True,
             timeout=300,

@@ -1,0 +1,78 @@
+# Sourced by .ci/container-check and .ci/compose-check: rootful podman from Debian's packages,
+# set up for these machines, and stand-in images made from Debian packages where a registry's
+# image cannot be pulled (none is reachable here). ../shared/container/README.md says why
+# each setting is needed.
+
+step() { echo "== $(basename "$0"): $*"; }
+# podman 4.3 complains on every HEALTHCHECK container that there is no systemd; harmless.
+quiet_systemd() { "$@" 2> >(grep -v 'systemd connection' >&2); }
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# install_podman [PACKAGE...]: podman and what it needs here, and any extra Debian packages.
+install_podman() {
+  local wanted=(podman runc buildah mmdebstrap uidmap slirp4netns fuse-overlayfs
+    containernetworking-plugins iptables catatonit curl "$@")
+  local missing=()
+  for package in "${wanted[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return
+  step "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# configure_podman DIR: a private containers.conf in DIR, through CONTAINERS_CONF.
+# crun refuses this host's cgroup layout and there is no systemd: runc, cgroupfs, file events;
+# ulimits at or below what root may set here.
+configure_podman() {
+  local nofile nproc
+  nofile=$(ulimit -Hn); [ "$nofile" = unlimited ] && nofile=1048576
+  nproc=$(ulimit -Hu); { [ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ]; } && nproc=32768
+  cat > "$1/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+CONF
+  export CONTAINERS_CONF="$1/containers.conf"
+}
+
+# stand_in IMAGE PACKAGES LOG [mmdebstrap or podman import options...]: IMAGE made from
+# Debian bookworm with PACKAGES (comma-separated), unless podman has it already.
+# Options starting with --change go to podman import, the others to mmdebstrap.
+stand_in() {
+  local image=$1 packages=$2 log=$3
+  shift 3
+  podman image exists "$image" && return
+  step "making the stand-in $image from Debian packages"
+  local sources=() debootstrap=() import=()
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+    [ -s "$f" ] && grep -Eq '^[^#]*/debian(-security)?/?( |$)' "$f" && sources+=("$f")
+  done
+  [ ${#sources[@]} -gt 0 ] || { echo "no Debian apt source found" >&2; return 1; }
+  for option in "$@"; do
+    case "$option" in --change=*) import+=("$option") ;; *) debootstrap+=("$option") ;; esac
+  done
+  mmdebstrap --variant=minbase --mode=root --format=tar --include="$packages" \
+    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+    --dpkgopt='path-exclude=/usr/share/doc/*' \
+    --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
+    "${debootstrap[@]}" bookworm - "${sources[@]}" 2>"$log" |
+    podman import --change 'ENV LANG=C.UTF-8' "${import[@]}" - "$image" >/dev/null
+}
+
+# python_stand_in LOG: docker.io/library/python:3.11-slim, as the Dockerfile's FROM names it.
+# Like the official image: python/pip on PATH, pip allowed to install system-wide; it also
+# trusts this network's extra CA certificates so that pip inside the build can reach the index.
+python_stand_in() {
+  stand_in docker.io/library/python:3.11-slim python3,python3-pip,python3-venv,ca-certificates "$1" \
+    --customize-hook='rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED' \
+    --customize-hook='ln -sf python3 "$1"/usr/bin/python; ln -sf pip3 "$1"/usr/bin/pip' \
+    --customize-hook='cp /usr/local/share/ca-certificates/*.crt "$1"/usr/local/share/ca-certificates/ 2>/dev/null || true; chroot "$1" update-ca-certificates >/dev/null' \
+    --change='ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt' \
+    --change='ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' \
+    --change='CMD ["python3"]'
+}
