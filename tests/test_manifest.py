@@ -51,3 +51,12 @@ def test_every_variable_it_sets_is_one_the_app_reads(manifest: dict[str, Any]) -
     for name in manifest["env"]:
         with pytest.raises(ConfigError, match=name):
             Config.from_env({name: "not a valid value"})
+
+
+def test_the_drain_and_the_grace_period_end_before_cloud_foundry_kills_the_instance(
+    manifest: dict[str, Any],
+) -> None:
+    config = Config.from_env({name: str(value) for name, value in manifest["env"].items()})
+    assert config.drain_seconds > 0
+    assert config.drain_seconds + config.graceful_timeout < 10  # Cloud Foundry: SIGTERM, then 10 s
+    assert config.numbers_api_timeout < config.graceful_timeout
