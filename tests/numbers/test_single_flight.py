@@ -150,3 +150,25 @@ async def test_abandon_reaches_callers_still_waiting_to_be_woken() -> None:
     assert 1 in results
     assert all(r == 1 or str(r) == "shutting down" for r in results)
     assert not any(isinstance(r, asyncio.CancelledError) for r in results)
+
+
+async def test_start_runs_the_work_with_no_caller_and_a_caller_during_it_joins() -> None:
+    runs = 0
+    release = asyncio.Event()
+
+    async def work() -> int:
+        nonlocal runs
+        runs += 1
+        await release.wait()
+        return runs
+
+    flight = SingleFlight(work)
+    flight.start()
+    flight.start()  # one run at a time
+    await asyncio.sleep(0)
+    assert (flight.running, runs) == (True, 1)
+    joined = asyncio.create_task(flight.run())
+    await asyncio.sleep(0)
+    release.set()
+    assert await joined == 1
+    assert not flight.running
