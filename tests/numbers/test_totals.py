@@ -13,7 +13,7 @@ from app.numbers.breaker import CircuitBreaker
 from app.numbers.errors import BackendStatusError, BackendTimeoutError
 from app.numbers.exact_sum import Chunk
 from app.numbers.freshness import Freshness
-from app.numbers.totals import TURNS_PER_YIELD, YIELD_INTERVAL, ShuttingDownError, Totals
+from app.numbers.totals import HAND_BACK_LIMIT, TURNS_PER_YIELD, YIELD_INTERVAL, ShuttingDownError, Totals
 from tests.sources import Clock, LoopTurns, NumberedSource
 
 
@@ -81,9 +81,9 @@ async def test_a_fetch_hands_the_loop_back_while_it_sums() -> None:
 
 
 async def test_on_a_busy_loop_a_fetch_hands_back_one_long_turn_per_slice_not_eight() -> None:
-    chunks = 10
+    chunks = 5
     source = BusySource(chunks, busy=2 * YIELD_INTERVAL)
-    async with LoopTurns(busy=2 * YIELD_INTERVAL) as other_requests:
+    async with LoopTurns(busy=HAND_BACK_LIMIT) as other_requests:
         answer = await totals_of(source, deadline=5).current()
     assert answer.fetched.total == 10 * chunks
     # Each of the other task's turns outlasts a slice of summing: a turn per slice, not 8.
