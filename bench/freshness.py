@@ -10,10 +10,7 @@ without windows beside it.
 
 from __future__ import annotations
 
-import urllib.request
 from pathlib import Path
-
-from prometheus_client.parser import text_string_to_metric_families
 
 from bench.load import LoadResult, concurrent, sequential
 from tests.processes import ServerProcess, service
@@ -21,20 +18,6 @@ from tests.processes import ServerProcess, service
 HEALTHY = b'{"status":"ok"}'
 MAX_AGE = {"TOTAL_MAX_AGE": "5"}
 STALE = {"TOTAL_STALE_WHILE_REVALIDATE": "5"}
-
-
-def fetches(server: ServerProcess) -> int:
-    """The backend fetches the server has made, from its /metrics."""
-    with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
-        text = response.read().decode()
-    return round(
-        sum(
-            sample.value
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-            if sample.name == "numbers_backend_fetches_total"
-        )
-    )
 
 
 def freshness(log_dir: Path, smoke: bool, service_cpus: set[int]) -> list[LoadResult]:
@@ -48,7 +31,8 @@ def freshness(log_dir: Path, smoke: bool, service_cpus: set[int]) -> list[LoadRe
 
     def measure_total(server: ServerProcess) -> tuple[LoadResult, int]:
         sequential(server.url + "/total", expected, 1)  # the first fetch, before the clients
-        return concurrent(server.url + "/total", expected, clients, seconds), fetches(server)
+        result = concurrent(server.url + "/total", expected, clients, seconds)
+        return result, round(server.scraped("numbers_backend_fetches_total"))
 
     (name, windows), *others = [
         ("TOTAL_MAX_AGE=5, TOTAL_STALE_WHILE_REVALIDATE=5", {**MAX_AGE, **STALE}),

@@ -7,11 +7,8 @@ requests from 50 wrk connections, and the idle state again once the connections 
 from __future__ import annotations
 
 import time
-import urllib.request
 from dataclasses import dataclass, replace
 from pathlib import Path
-
-from prometheus_client.parser import text_string_to_metric_families
 
 from bench.load import LoadResult, concurrent
 from tests.processes import ServerProcess, reference_backend, service
@@ -37,15 +34,7 @@ def idle_state(server: ServerProcess) -> Idle:
     status = Path(f"/proc/{server.process.pid}/status").read_text()
     rss_kib = int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
     fds = len(list(Path(f"/proc/{server.process.pid}/fd").iterdir()))
-    with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
-        exposition = response.read().decode()
-    tasks = next(
-        int(sample.value)
-        for family in text_string_to_metric_families(exposition)
-        if family.name == "asyncio_tasks"
-        for sample in family.samples
-    )
-    return Idle(rss_kib / 1024, fds, tasks)
+    return Idle(rss_kib / 1024, fds, int(server.scraped("asyncio_tasks")))
 
 
 def settled(server: ServerProcess, before: Idle) -> Idle:

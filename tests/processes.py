@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
+from prometheus_client.parser import text_string_to_metric_families
+
 PROJECT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
 
@@ -75,6 +77,17 @@ class ServerProcess:
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"server not ready after {timeout} s: {self.stderr()}")
+
+    def scraped(self, sample: str) -> float:
+        """The sum of the samples named `sample` in the server's /metrics."""
+        with urllib.request.urlopen(self.url + "/metrics", timeout=10) as response:
+            exposition = response.read().decode()
+        return sum(
+            found.value
+            for family in text_string_to_metric_families(exposition)
+            for found in family.samples
+            if found.name == sample
+        )
 
     def stdout(self) -> str:
         return self.stdout_path.read_text(errors="replace")
