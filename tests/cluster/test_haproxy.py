@@ -122,6 +122,9 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
 class Load:
     answers: int = 0
     failures: list[str] = field(default_factory=list)
+    # Responses that ended after their headers: an instance killed while writing one.
+    # HAProxy has passed the headers on by then, so it cannot send the request again.
+    cut_short: list[str] = field(default_factory=list)
 
 
 async def under_load(url: str, during: Callable[[], Coroutine[Any, Any, None]]) -> Load:
@@ -137,6 +140,8 @@ async def under_load(url: str, during: Callable[[], Coroutine[Any, Any, None]]) 
                     body = await response.read()
                 if (response.status, body.strip()) != (200, EXPECTED):
                     load.failures.append(f"{response.status} {body[:200]!r}")
+            except aiohttp.ClientPayloadError as error:
+                load.cut_short.append(repr(error))
             except aiohttp.ClientError as error:
                 load.failures.append(repr(error))
             load.answers += 1
@@ -158,7 +163,8 @@ def backend_fetches(cluster: Cluster) -> dict[str, dict[str, int]]:
 def report(name: str, load: Load, cluster: Cluster) -> None:
     fetches = backend_fetches(cluster)
     print(
-        f"{name}: {load.answers} requests through HAProxy, {len(load.failures)} failed; "
+        f"{name}: {load.answers} requests through HAProxy, {len(load.failures)} failed, "
+        f"{len(load.cut_short)} cut short after their headers; "
         f"backend fetches by instance: {json.dumps(fetches)}"
     )
 
@@ -180,7 +186,7 @@ async def test_a_rolling_restart_loses_no_request(cluster: Cluster) -> None:
     load = await under_load(cluster.url + "/total", lambda: asyncio.to_thread(restart_each_in_turn))
     report("rolling restart", load, cluster)
     assert cluster.restarts == 2 * INSTANCES
-    assert load.failures == []
+    assert load.failures == load.cut_short == []
     assert load.answers > CLIENTS
     assert_one_fetch_at_a_time_per_instance(cluster)
 
@@ -194,5 +200,8 @@ async def test_a_killed_instance_fails_no_request_haproxy_can_send_again(cluster
     load = await under_load(cluster.url + "/total", lambda: asyncio.to_thread(kill_one))
     report("SIGKILL", load, cluster)
     assert load.failures == []
+    # The kill is one instant: only a response being written then can be cut, at most one
+    # per client (each has one request in flight). Seen once in ~20,000 requests, in CI.
+    assert len(load.cut_short) <= CLIENTS, load.cut_short
     assert "instance-2" not in cluster.servers_up()
     assert_one_fetch_at_a_time_per_instance(cluster)
