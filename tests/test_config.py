@@ -130,6 +130,11 @@ def test_an_empty_url_means_the_simulated_backend() -> None:
         ("TOTAL_MAX_AGE", "soon", "a number of seconds >= 0"),
         ("TOTAL_STALE_WHILE_REVALIDATE", "inf", "a number of seconds >= 0"),
         ("LOG_LEVEL", "chatty", "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+        ("PORT", "65536", "an integer from 1 to 65535"),
+        ("HOST", "a" * 62 + ("." + "b" * 63) * 3, "a host name or IP address"),  # 254 characters
+        ("LOG_FORMAT", "yaml", "text or json"),
+        ("METRICS", "yes", "on or off"),
+        ("ACCESS_LOG", "1", "on or off"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_what_it_expects(name: str, value: str, expected: str) -> None:
@@ -162,6 +167,12 @@ def test_a_bad_value_names_the_variable_and_what_it_expects(name: str, value: st
             ("a" * 49 + ".") * 4 + "a" * 53,
         ),  # 253: the longest
         ("LOG_LEVEL", " critical ", "log_level", "CRITICAL"),
+        ("LOG_FORMAT", "text", "log_format", "text"),
+        ("LOG_FORMAT", "json", "log_format", "json"),
+        ("METRICS", "on", "metrics", True),
+        ("METRICS", "off", "metrics", False),
+        ("ACCESS_LOG", "on", "access_log", True),
+        ("ACCESS_LOG", "off", "access_log", False),
     ],
 )
 def test_values_at_the_edges_of_what_is_accepted(name: str, value: str, field: str, expected: object) -> None:
@@ -183,6 +194,8 @@ def test_the_process_environment_is_read_by_default(monkeypatch: pytest.MonkeyPa
         ),
         ("http://reader@numbers.example.com/", "http://reader@numbers.example.com/"),
         ("http://:token@[::1]:8080/n", "http://:***@[::1]:8080/n"),
+        # An unescaped @ in the password: the host is what follows the last one.
+        ("http://reader:p@ss@numbers.example.com/", "http://reader:***@numbers.example.com/"),
     ],
 )
 def test_a_password_in_a_url_is_shown_masked(url: str, shown: str) -> None:

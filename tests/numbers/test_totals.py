@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncGenerator
 
 import numpy as np
 import pytest
+import structlog
 
 from app.numbers.breaker import CircuitBreaker
 from app.numbers.errors import BackendStatusError, BackendTimeoutError
@@ -69,6 +71,46 @@ async def test_each_fetch_has_its_own_id_and_its_callers_share_it() -> None:
     later = await totals.current()
     assert later.via == "started"
     assert later.fetched.fetch_id != shared[0].fetched.fetch_id
+
+
+class FetchIdRecordingSource(NumberedSource):
+    """A NumberedSource that records the fetch id bound for log lines while each fetch runs."""
+
+    def __init__(self, failing: list[int]) -> None:
+        super().__init__(failing)
+        self.fetch_ids: list[object] = []
+
+    async def chunks(self) -> AsyncGenerator[Chunk, None]:
+        self.fetch_ids.append(structlog.contextvars.get_contextvars().get("fetch_id"))
+        async for chunk in super().chunks():
+            yield chunk
+
+
+async def test_each_fetch_logs_its_outcome_duration_count_and_retries_under_its_own_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="app.numbers.totals")
+    source = FetchIdRecordingSource(failing=[2])
+    totals = Totals(source, 5.0, CircuitBreaker(threshold=0, cooldown=1.0))
+    started = time.perf_counter()
+    answer = await totals.current()
+    with pytest.raises(BackendStatusError) as failed:
+        await totals.current()
+    elapsed = time.perf_counter() - started
+    fetch_ids = [answer.fetched.fetch_id, failed.value.fetch_id]
+    assert source.fetch_ids == fetch_ids
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("fetching")] == [
+        f"fetching numbers from the {source.description} (fetch {fetch_id})" for fetch_id in fetch_ids
+    ]
+    summed, failure = (r for r in caplog.records if "outcome" in vars(r))
+    assert summed.getMessage().startswith("summed 1 numbers in ")
+    assert failure.getMessage().startswith("fetch failed after ")
+    ok, bad = vars(summed), vars(failure)  # the fields given in `extra`
+    assert (summed.levelno, ok["outcome"], ok["count"], ok["retries"]) == (logging.INFO, "ok", 1, 0)
+    assert (failure.levelno, bad["outcome"], bad["retries"]) == (logging.WARNING, "bad_status", 0)
+    assert 0 < ok["duration"] <= elapsed
+    assert 0 < bad["duration"] <= elapsed
+    assert 0 < answer.fetched.summing <= ok["duration"] + 1e-6
 
 
 async def test_a_fetch_hands_the_loop_back_while_it_sums() -> None:
