@@ -104,6 +104,16 @@ def test_the_count_covers_every_chunk() -> None:
     assert total.count == 8
 
 
+def test_one_chunks_count_covers_every_way_its_numbers_were_added() -> None:
+    chunk = integers(1)
+    chunk.add_array(np.arange(3, dtype=np.int32))
+    chunk.add_bulk(np.array([15, 25], dtype=np.int64), np.array([-1, -1], dtype=np.int64))
+    chunk.add_array(np.arange(2, dtype=np.int64))
+    chunk.add_bulk(np.array([5], dtype=np.int64), np.array([-1], dtype=np.int64))
+    chunk.add_decimal(5, -1)
+    assert (chunk.count, exact(chunk)) == (10, 1 + 3 + 4.0 + 1 + 0.5 + 0.5)
+
+
 @pytest.mark.parametrize(
     ("mantissa", "exponent", "accepted"),
     [

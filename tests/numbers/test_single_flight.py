@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 
 import pytest
@@ -38,6 +39,18 @@ async def test_callers_during_a_run_share_it() -> None:
     work.release.set()
     assert await asyncio.gather(*tasks) == [1] * 500
     assert work.runs == 1
+
+
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="none")
+
+
+async def test_a_run_is_no_one_callers_it_does_not_see_the_starting_callers_context() -> None:
+    async def seen_request_id() -> str:
+        return REQUEST_ID.get()
+
+    flight = SingleFlight(seen_request_id)
+    REQUEST_ID.set("first caller")
+    assert await flight.run() == "none"
 
 
 async def test_a_caller_after_a_run_ends_starts_a_new_run() -> None:
