@@ -8,6 +8,9 @@ import pytest
 
 from app.numbers.single_flight import TURNS_BETWEEN_WAKE_UPS, SingleFlight
 
+# Stands in for what a request binds for its log lines (its request id).
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="none")
+
 
 class Work:
     """Counts its runs; each run waits for `release` and returns the run's number."""
@@ -41,10 +44,7 @@ async def test_callers_during_a_run_share_it() -> None:
     assert work.runs == 1
 
 
-REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="none")
-
-
-async def test_a_run_is_no_one_callers_it_does_not_see_the_starting_callers_context() -> None:
+async def test_a_run_does_not_see_the_context_of_the_caller_that_started_it() -> None:
     async def seen_request_id() -> str:
         return REQUEST_ID.get()
 
