@@ -201,7 +201,7 @@ async def test_a_killed_instance_fails_no_request_haproxy_can_send_again(cluster
     report("SIGKILL", load, cluster)
     assert load.failures == []
     # The kill is one instant: only a response being written then can be cut, at most one
-    # per client (each has one request in flight). Seen: one, in 2 of 11 runs (README).
+    # per client (each has one request in flight). The README counts how often it happened.
     assert len(load.cut_short) <= CLIENTS, load.cut_short
     assert "instance-2" not in cluster.servers_up()
     assert_one_fetch_at_a_time_per_instance(cluster)
