@@ -98,6 +98,13 @@ class Clock:
         return self.now
 
 
+def hold_the_cpu(seconds: float) -> None:
+    """Work the CPU for `seconds` without letting the event loop run, as parsing or answering does."""
+    until = time.perf_counter() + seconds
+    while time.perf_counter() < until:
+        pass
+
+
 class LoopTurns:
     """Counts, while its block runs, the turns another task gets: one per `interval` at most,
     each holding the loop for `busy` seconds of CPU work (as answering requests does)."""
@@ -111,9 +118,7 @@ class LoopTurns:
     async def _count(self) -> None:
         while True:
             self.count += 1
-            busy_until = time.perf_counter() + self.busy
-            while time.perf_counter() < busy_until:
-                pass
+            hold_the_cpu(self.busy)
             await asyncio.sleep(self.interval)
 
     async def __aenter__(self) -> LoopTurns:

@@ -16,7 +16,7 @@ from app.numbers.errors import BackendStatusError, BackendTimeoutError
 from app.numbers.exact_sum import Chunk
 from app.numbers.freshness import Freshness
 from app.numbers.totals import HAND_BACK_LIMIT, TURNS_PER_YIELD, YIELD_INTERVAL, ShuttingDownError, Totals
-from tests.sources import Clock, LoopTurns, NumberedSource
+from tests.sources import Clock, LoopTurns, NumberedSource, hold_the_cpu
 
 
 class BusySource:
@@ -41,9 +41,7 @@ class BusySource:
     async def chunks(self) -> AsyncGenerator[Chunk, None]:
         try:
             for _ in range(self.count):
-                busy_until = time.perf_counter() + self.busy
-                while time.perf_counter() < busy_until:  # CPU work, as parsing a piece is
-                    pass
+                hold_the_cpu(self.busy)  # as parsing a piece is
                 yield np.ones(10, dtype=np.int64)
             if self.stall:
                 await asyncio.Event().wait()
