@@ -81,12 +81,15 @@ class Decimals:
         """Add `mantissa * 10**exponent`, a number written with a fraction or an exponent.
 
         The caller checks it with `check_decimal` first, which bounds the work it causes.
+        A zero is an exact zero whatever its exponent: its exponent is never a power computed.
         """
         self.count += 1
         self.is_float = True
+        if not mantissa:
+            return
         if exponent >= 0:
             self.integers += mantissa * 10**exponent
-        elif mantissa:
+        else:
             self.by_exponent[exponent] = self.by_exponent.get(exponent, 0) + mantissa
 
     def add_bulk(self, mantissas: npt.NDArray[np.int64], exponents: npt.NDArray[np.int64]) -> None:

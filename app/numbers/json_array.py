@@ -66,6 +66,7 @@ _BULK_EXPONENT_DIGITS = 6
 _INTEGER = rb"[ \t\n\r]*-?(?:0|[1-9][0-9]*)[ \t\n\r]*"
 _INTEGERS = re.compile(_INTEGER + rb"(?:," + _INTEGER + rb")*")
 _NUMBER = re.compile(rb"[ \t\n\r]*(-?)(0|[1-9][0-9]*)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?[ \t\n\r]*")
+_WHITESPACE_RUN = re.compile(rb"[ \t\n\r]*")
 _LITERALS = {b"true": "true", b"false": "false", b"null": "null"}
 _OPENERS = {b'"': "a string", b"{": "an object", b"[": "an array"}
 _COMMA, _DOT, _ZERO, _LOWER_E = b",.0e"
@@ -226,9 +227,13 @@ class NumberArrayParser:
         if len(mantissas) != count:  # an empty item: simdjson reads "[ ]" as no item
             return None
         digits = items.digits[start:stop]
+        is_zero = mantissas == 0
         outside = (exponents < MIN_EXPONENT) | (digits + exponents >= FLOAT_MAX_DIGITS)
-        if (outside & (mantissas != 0)).any():
+        if (outside & ~is_zero).any():
             return None
+        # A zero's exponent adds nothing: left as written, it would widen the sum's table of
+        # exponents to the width of the exponents' range, not of the items.
+        exponents[is_zero] = 0
         chunk = Decimals()
         chunk.add_bulk(mantissas, exponents)
         return chunk
@@ -306,9 +311,9 @@ def _slices(text: bytes, first: int) -> Iterator[tuple[bytes, int]]:
 
 
 def _skip_whitespace(data: bytes, position: int) -> int:
-    while position < len(data) and data[position] in WHITESPACE:
-        position += 1
-    return position
+    match = _WHITESPACE_RUN.match(data, position)
+    assert match is not None  # the pattern matches the empty string
+    return match.end()
 
 
 def _parse_exactly(text: bytes, first_index: int) -> Iterator[Decimals]:
