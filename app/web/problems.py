@@ -18,14 +18,17 @@ def problem(status: int, title: str, detail: str, headers: dict[str, str] | None
     return Response(json.dumps(body), status=status, headers=headers, content_type=PROBLEM_JSON)
 
 
-async def _http_error(error: HTTPException) -> Response:
+def http_problem(error: HTTPException, headers: dict[str, str] | None = None) -> Response:
+    """Werkzeug's `error` as problem+json, with `headers` besides its own."""
     # Werkzeug's own headers carry what the status needs, such as Allow on a 405.
-    headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
-    status = error.code or 500
-    detail = error.description or ""
+    own = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
     # An unexpected exception reaches here as a 500 whose traceback Quart has already
     # logged; the client gets only the generic description.
-    return problem(status, error.name, detail, headers)
+    return problem(error.code or 500, error.name, error.description or "", {**own, **(headers or {})})
+
+
+async def _http_error(error: HTTPException) -> Response:
+    return http_problem(error)
 
 
 async def _backend_error(error: BackendError) -> Response:

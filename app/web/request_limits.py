@@ -7,8 +7,9 @@ Hypercorn bounds the request line and headers together (`h11_max_incomplete_size
 from __future__ import annotations
 
 from quart import Quart, Response, request
+from werkzeug.exceptions import HTTPException
 
-from app.web.problems import problem
+from app.web.problems import http_problem, problem
 
 # Apache's default (LimitRequestFields), well above what browsers and HTTP clients send.
 MAX_HEADERS = 100
@@ -26,6 +27,10 @@ async def _check_request() -> Response | None:
             {"Connection": "close"},
         )
     if request.content_length or "Transfer-Encoding" in request.headers:
+        # A path or a method that no route takes is that error whatever the body: 404, or
+        # 405 with Allow, as every mainstream server answers; 413 is for what a route takes.
+        if isinstance(request.routing_exception, HTTPException):
+            return http_problem(request.routing_exception, {"Connection": "close"})
         return problem(
             413, "Content Too Large", "no route of this service takes a request body", {"Connection": "close"}
         )

@@ -95,6 +95,12 @@ HEADERS = b"".join(b"X-Filler-%d: v\r\n" % n for n in range(1000))
         ("1 MB body", REQUEST + b"Content-Length: 1000000\r\n\r\n" + b"x" * 1_000_000, {413}),
         ("Content-Length 1 GB, no body", REQUEST + b"Content-Length: 1000000000\r\n\r\n", {413}),
         ("chunked body", REQUEST + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", {413}),
+        ("POST, 1-byte body", b"POST /total HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx", {405}),
+        (
+            "POST, 1 GB announced",
+            b"POST /total HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n",
+            {405},
+        ),
     ],
 )
 async def test_a_bad_request_is_refused_at_once_and_the_connection_closed(

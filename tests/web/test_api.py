@@ -83,6 +83,29 @@ async def test_a_request_body_is_refused_with_413_and_the_connection_closed(clie
     assert (await response.get_json())["detail"] == "no route of this service takes a request body"
 
 
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+@pytest.mark.parametrize("path", ["/total", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"])
+async def test_405_before_413(client: QuartClient, method: str, path: str) -> None:
+    """A method no route of the path takes is a 405 with Allow, whatever the body."""
+    send = getattr(client, method.lower())
+    response = await send(path, data=b"x", headers={"Content-Length": "1"})
+    assert (response.status_code, response.content_type) == (405, "application/problem+json")
+    assert "GET" in response.headers["Allow"]
+    assert response.headers["Connection"] == "close"
+
+
+async def test_404_before_413(client: QuartClient) -> None:
+    response = await client.post("/no-such-path", data=b"x", headers={"Content-Length": "1"})
+    assert (response.status_code, response.headers["Connection"]) == (404, "close")
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS"])
+async def test_413_for_a_method_the_route_takes(client: QuartClient, method: str) -> None:
+    send = getattr(client, method.lower())
+    response = await send("/healthz", data=b"x", headers={"Content-Length": "1"})
+    assert response.status_code == 413
+
+
 async def test_more_headers_than_the_limit_are_refused_with_431(client: QuartClient) -> None:
     # The test client adds Host and User-Agent: MAX_HEADERS - 2 of ours are the most allowed.
     allowed = {f"X-Filler-{n}": "v" for n in range(MAX_HEADERS - 2)}
