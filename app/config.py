@@ -37,6 +37,9 @@ class Config:
     # Below the grace period, so that a fetch under way at SIGTERM ends in time to be answered.
     numbers_api_timeout: float = 7.0
     numbers_api_retries: int = 2
+    # A backend body larger than this, decoded, is refused as soon as it crosses the limit:
+    # 3.4 times the 10M list's 79 MB, and never held in memory (the body is streamed).
+    numbers_api_max_bytes: int = 256 * 1024 * 1024
     # After this many failed fetches in a row (0: never), /total answers 503 at once for
     # numbers_api_breaker_seconds without asking the backend.
     numbers_api_breaker_failures: int = 3
@@ -95,6 +98,9 @@ class Config:
                 defaults.numbers_api_retries,
                 _retries,
                 f"an integer from 0 to {MAX_RETRIES}",
+            ),
+            numbers_api_max_bytes=_read(
+                env, "NUMBERS_API_MAX_BYTES", defaults.numbers_api_max_bytes, _size, "an integer >= 1"
             ),
             numbers_api_breaker_failures=_read(
                 env,
@@ -182,6 +188,13 @@ def _count(raw: str) -> int:
     if count < 0:
         raise ValueError(raw)
     return count
+
+
+def _size(raw: str) -> int:
+    size = _count(raw)
+    if size == 0:
+        raise ValueError(raw)
+    return size
 
 
 def _retries(raw: str) -> int:

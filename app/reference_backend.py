@@ -7,10 +7,13 @@ for the end-to-end tests and for the benchmark:
   encoding after `delay` seconds (query parameters `count` and `delay` override the
   command line's for one request; `kind` serves another body of `count` items, see KINDS);
 - `GET /json?body=TEXT&piece=BYTES`: TEXT as the body, sent in pieces of BYTES;
-- `GET /faults/<name>`: a misbehaving backend, one fault per name (see FAULTS);
-- `GET /stats`: the requests /numbers has had, and the most it served at once, by the
-  value of their `client` query parameter (so that several services sharing this backend
-  can each name themselves in their URL).
+- both take `encoding`: `gzip` or `deflate` compresses the body; any other value is sent as
+  the Content-Encoding of a body left as it is (a coding the client cannot decode);
+- `GET /faults/<name>`: a misbehaving backend, one fault per name (see FAULTS), among them
+  `gzip-bomb?size=BYTES`: a 2 MB gzip body that expands to `[` and 2 GiB of spaces;
+- `GET /stats`: the requests /numbers has had, the most it served at once and the latest
+  Accept-Encoding, by the value of their `client` query parameter (so that several
+  services sharing this backend can each name themselves in their URL).
 
 `--numbers-fault NAME` makes /numbers answer as /faults/NAME does (`status/500`, `garbage`,
 `slow`, ...), `--token` asks every request for that bearer token (401 without it), and
@@ -22,10 +25,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import gzip
 import hmac
 import ssl
+import zlib
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass
 
 from aiohttp import web
@@ -54,7 +59,12 @@ KINDS: dict[str, Callable[[int], str]] = {
     # Every 5,000th item an integer of 65,000 digits, past Python's limit on int(text).
     "huge-wide": lambda n: "9" * 64_990 + f"{n:010d}" if n % 5000 == 4999 else str(n),
     "spaced": lambda n: f"\n    {n}",  # pretty-printed: a newline and indent before each item
+    "zeros": lambda n: "0",  # compresses a thousandfold
 }
+# zlib's window bits for each coding the backend can compress with (RFC 1952 and 1950).
+ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+# The gzip bomb is made of members of this many spaces each (gzip allows several in a row).
+BOMB_MEMBER_BYTES = 2**24
 
 
 @functools.lru_cache(maxsize=len(KINDS) + 1)
@@ -74,8 +84,32 @@ def rendered(count: int, kind: str = "integers") -> tuple[bytes, ...]:
     return tuple(pieces)
 
 
-async def stream(request: web.Request, pieces: tuple[bytes, ...] | list[bytes]) -> web.StreamResponse:
-    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+@functools.lru_cache(maxsize=len(KINDS) * len(ENCODINGS))
+def compressed(count: int, kind: str, encoding: str) -> tuple[bytes, ...]:
+    """`rendered(count, kind)` compressed with `encoding`, in pieces; kept, as it is."""
+    return encode(rendered(count, kind), encoding)
+
+
+def encode(pieces: Iterable[bytes], encoding: str) -> tuple[bytes, ...]:
+    compressor = zlib.compressobj(wbits=ENCODINGS[encoding])
+    return (*(compressor.compress(piece) for piece in pieces), compressor.flush())
+
+
+@functools.lru_cache(maxsize=2)
+def gzip_bomb(size: int) -> tuple[bytes, ...]:
+    """A gzip body of `[` and `size` spaces (rounded down to whole members), ~1,000 times smaller."""
+    member = gzip.compress(b" " * BOMB_MEMBER_BYTES, compresslevel=9)
+    return (gzip.compress(b"["), *(member,) * (size // BOMB_MEMBER_BYTES))
+
+
+async def stream(
+    request: web.Request, pieces: tuple[bytes, ...] | list[bytes], content_encoding: str = ""
+) -> web.StreamResponse:
+    """`pieces` as a chunked body, sent with `content_encoding` if one is given."""
+    headers = {"Content-Type": "application/json"}
+    if content_encoding:
+        headers["Content-Encoding"] = content_encoding
+    response = web.StreamResponse(headers=headers)
     response.enable_chunked_encoding()
     await response.prepare(request)
     for piece in pieces:
@@ -89,11 +123,14 @@ class ClientStats:
     requests: int = 0
     now: int = 0
     most_at_once: int = 0
+    # The Accept-Encoding of the latest request.
+    accept_encoding: str = ""
 
 
 async def numbers(request: web.Request) -> web.StreamResponse:
     stats: ClientStats = request.app["clients"][request.query.get("client", "")]
     stats.requests += 1
+    stats.accept_encoding = request.headers.get("Accept-Encoding", "")
     stats.now += 1
     stats.most_at_once = max(stats.most_at_once, stats.now)
     try:
@@ -111,14 +148,35 @@ async def numbers_answer(request: web.Request) -> web.StreamResponse:
     kind = request.query.get("kind", "integers")
     if kind not in KINDS:
         return web.json_response({"error": f"no kind {kind!r}; kinds: {', '.join(KINDS)}"}, status=400)
+    encoding = request.query.get("encoding", "")
     await asyncio.sleep(float(request.query.get("delay", request.app["delay"])))
-    return await stream(request, rendered(count, kind))
+    pieces = compressed(count, kind, encoding) if encoding in ENCODINGS else rendered(count, kind)
+    return await stream(request, pieces, encoding)
 
 
 async def echo(request: web.Request) -> web.StreamResponse:
     body = request.query["body"].encode()
     size = max(1, int(request.query.get("piece", len(body) or 1)))
-    return await stream(request, [body[i : i + size] for i in range(0, len(body), size)])
+    pieces: tuple[bytes, ...] | list[bytes] = [body[i : i + size] for i in range(0, len(body), size)]
+    encoding = request.query.get("encoding", "")
+    if encoding in ENCODINGS:
+        pieces = encode(pieces, encoding)
+    return await stream(request, pieces, encoding)
+
+
+async def bomb(request: web.Request) -> web.StreamResponse:
+    return await stream(request, gzip_bomb(int(request.query.get("size", 2**31))), "gzip")
+
+
+async def stream_as_is(request: web.Request, pieces: tuple[bytes, ...], encoding: str) -> web.StreamResponse:
+    """Pieces already compressed with `encoding`, as a chunked body."""
+    response = web.StreamResponse(headers={"Content-Type": "application/json", "Content-Encoding": encoding})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    for piece in pieces:
+        await response.write(piece)
+    await response.write_eof()
+    return response
 
 
 async def status(request: web.Request) -> web.StreamResponse:
@@ -176,6 +234,7 @@ FAULTS: dict[str, Handler] = {
     "drop": drop,
     "slow": slow,
     "flaky": flaky,
+    "gzip-bomb": bomb,
 }
 
 

@@ -14,9 +14,11 @@ import numpy as np
 
 from app.config import Config, masked_url
 from app.numbers import metrics
-from app.numbers.errors import BackendConnectionError, BackendError, BackendStatusError
+from app.numbers.content_coding import ACCEPT_ENCODING, IDENTITY, decoder_for
+from app.numbers.errors import BackendConnectionError, BackendDataError, BackendError, BackendStatusError
 from app.numbers.exact_sum import Chunk
 from app.numbers.json_array import NumberArrayParser
+from app.numbers.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -83,18 +85,22 @@ class HttpNumbers:
     the server serves. The deadline for a whole fetch is the caller's (see `Totals`).
     """
 
-    def __init__(self, url: str, retries: int, token: str | None = None) -> None:
+    def __init__(self, url: str, retries: int, token: str | None, max_bytes: int) -> None:
         self.url = url
         self.retries = retries
+        self.max_bytes = max_bytes
         self.description = f"backend at {masked_url(url)}"
         self.retried = 0
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._headers = {"Accept-Encoding": ACCEPT_ENCODING}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
         self._session: aiohttp.ClientSession | None = None
 
     async def open(self) -> None:
         # No timeout of aiohttp's own: the deadline covers the whole fetch, retries included.
+        # No decoding of aiohttp's own either: it decodes a whole network read in one step.
         self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=None), headers=self._headers
+            timeout=aiohttp.ClientTimeout(total=None), headers=self._headers, auto_decompress=False
         )
 
     async def close(self) -> None:
@@ -104,15 +110,32 @@ class HttpNumbers:
     async def chunks(self) -> AsyncGenerator[Chunk, None]:
         parser = NumberArrayParser()
         async with self._answer() as response:
+            decoder = decoder_for(response.headers.get("Content-Encoding", ""), HTTP_READ_SIZE)
+            if decoder is IDENTITY and (response.content_length or 0) > self.max_bytes:
+                raise self._too_large()
+            pacer = Pacer()
+            received = 0
             try:
-                async for piece in response.content.iter_chunked(HTTP_READ_SIZE):
-                    for chunk in parser.feed(piece):
-                        yield chunk
+                async for data in response.content.iter_chunked(HTTP_READ_SIZE):
+                    for piece in decoder.decode(data):
+                        received += len(piece)
+                        if received > self.max_bytes:
+                            raise self._too_large()
+                        for chunk in parser.feed(piece):
+                            yield chunk
+                        # Pieces that hold no complete number (a run of spaces) give way too.
+                        await pacer.pause_if_due()
             except aiohttp.ClientError as error:
                 raise BackendConnectionError(
                     "the connection to the numbers backend broke mid-body", cause=str(error)
                 ) from None
+            decoder.finish()
         parser.close()
+
+    def _too_large(self) -> BackendDataError:
+        return BackendDataError(
+            f"the numbers backend's body is larger than NUMBERS_API_MAX_BYTES ({self.max_bytes} bytes)"
+        )
 
     @asynccontextmanager
     async def _answer(self) -> AsyncIterator[aiohttp.ClientResponse]:
@@ -154,5 +177,10 @@ class HttpNumbers:
 def numbers_source(config: Config) -> NumbersSource:
     """The backend the configuration asks for: a real one at NUMBERS_API_URL, or the simulated one."""
     if config.numbers_api_url:
-        return HttpNumbers(config.numbers_api_url, config.numbers_api_retries, config.numbers_api_token)
+        return HttpNumbers(
+            config.numbers_api_url,
+            config.numbers_api_retries,
+            config.numbers_api_token,
+            config.numbers_api_max_bytes,
+        )
     return SimulatedNumbers(config.numbers_api_count, config.numbers_api_delay)

@@ -19,37 +19,10 @@ from app.numbers.errors import BackendDataError, BackendError, BackendTimeoutErr
 from app.numbers.exact_sum import ExactSum, FloatRangeError, Number
 from app.numbers.freshness import NEVER, Freshness
 from app.numbers.numbers_api import NumbersSource
+from app.numbers.pacing import Pacer
 from app.numbers.single_flight import SingleFlight
 
 log = logging.getLogger(__name__)
-
-# While summing, hand the event loop back at least this often: chunks may be ready
-# without waiting on I/O, and other requests must not wait for a whole fetch.
-YIELD_INTERVAL = 0.001
-# ... for this many turns: a request needs a dozen turns of the loop to be read, routed
-# and answered, so one turn per millisecond of summing made it wait for a dozen of them.
-# Measured with a probe on /healthz every 10 ms while /total read 750,000 integers from
-# the reference backend back to back: p99 21 ms at 1 turn, 9.6 ms at 4, 8.7 ms at 8.
-# With nothing else to run, 8 turns instead of 1 made no difference above this machine's
-# noise on the 10M-number fetch (README, "Known limits").
-TURNS_PER_YIELD = 8
-
-
-# ... or for this long, if the turns take longer: a loop busy with hundreds of clients took
-# 120 ms a turn here, and 8 of them per millisecond of summing made a background refresh
-# last 10 s (TOTAL_MAX_AGE's bench). Well above a turn that answers one request (about a
-# millisecond here): a limit of 1 ms cut the hand-back short in the middle of a request and
-# raised the probe's p99 during the wide-integer body from 14 to 24 ms.
-HAND_BACK_LIMIT = 0.01
-
-
-async def give_way() -> None:
-    """Hand the loop back for TURNS_PER_YIELD turns, or for HAND_BACK_LIMIT if they take longer."""
-    handed_back = time.perf_counter()
-    for _ in range(TURNS_PER_YIELD):
-        await asyncio.sleep(0)
-        if time.perf_counter() - handed_back >= HAND_BACK_LIMIT:
-            return
 
 
 @dataclass(frozen=True)
@@ -175,14 +148,12 @@ class Totals:
         summing = 0.0
         try:
             async with asyncio.timeout(self.deadline), aclosing(self.source.chunks()) as chunks:
-                last_yield = time.perf_counter()
+                pacer = Pacer()
                 async for chunk in chunks:
                     adding = time.perf_counter()
                     total.add(chunk)
                     summing += time.perf_counter() - adding
-                    if time.perf_counter() - last_yield > YIELD_INTERVAL:
-                        await give_way()
-                        last_yield = time.perf_counter()
+                    await pacer.pause_if_due()
             adding = time.perf_counter()
             result = total.result()
             return result, total.count, summing + time.perf_counter() - adding

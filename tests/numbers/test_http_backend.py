@@ -10,6 +10,7 @@ from fractions import Fraction
 from typing import Any
 from urllib.parse import quote
 
+import aiohttp
 import pytest
 from quart import Quart
 from quart.typing import TestClientProtocol as QuartClient
@@ -239,3 +240,50 @@ async def test_one_http_session_for_the_server_lifetime(backend: ServerProcess) 
 def test_config_selects_the_http_backend() -> None:
     app = create_app(Config(numbers_api_url="http://127.0.0.1:9/numbers"))
     assert isinstance(app.extensions["totals"].source, HttpNumbers)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_compressed_numbers(backend: ServerProcess, encoding: str) -> None:
+    url = f"{backend.url}/numbers?encoding={encoding}&client=coding-{encoding}"
+    status, body, _ = await total_of(url)
+    assert (status, body) == (200, {"total": 499500})
+    async with aiohttp.ClientSession() as session, session.get(f"{backend.url}/stats") as stats:
+        assert (await stats.json())[f"coding-{encoding}"]["accept_encoding"] == "gzip, deflate"
+
+
+async def test_compression_ratio_alone_is_no_error(backend: ServerProcess) -> None:
+    """A million zeros: 2,000,001 bytes that gzip makes about 2 KB of."""
+    url = f"{backend.url}/numbers?kind=zeros&count=1000000&encoding=gzip"
+    status, body, _ = await total_of(url, numbers_api_max_bytes=2_000_001)
+    assert (status, body) == (200, {"total": 0})
+
+
+@pytest.mark.parametrize("encoding", ["xyz", "br", "zstd"])
+async def test_a_coding_not_asked_for_is_a_502_naming_it(backend: ServerProcess, encoding: str) -> None:
+    status, body, _ = await total_of(json_url(backend, "[1,2]") + f"&encoding={encoding}")
+    assert status == 502
+    assert f"Content-Encoding '{encoding}', which the service did not ask for" in body["detail"]
+
+
+async def test_a_gzip_bomb_is_refused_when_it_crosses_the_limit(backend: ServerProcess) -> None:
+    """2 GiB of spaces in 2 MB: refused at 100 MB, long before a deadline of a minute."""
+    url = f"{backend.url}/faults/gzip-bomb"
+    status, body, _ = await total_of(url, numbers_api_max_bytes=100_000_000, numbers_api_timeout=60)
+    assert status == 502
+    assert (
+        body["detail"] == "the numbers backend's body is larger than NUMBERS_API_MAX_BYTES (100000000 bytes)"
+    )
+
+
+@pytest.mark.parametrize("path", ["/numbers", "/numbers?encoding=gzip", "/json?body=%5B1%5D"])
+async def test_the_limit_counts_every_body(backend: ServerProcess, path: str) -> None:
+    """The 1,000 numbers are 3,890 bytes: a limit one byte short refuses them, one of that size does not."""
+    status, body, _ = await total_of(backend.url + path, numbers_api_max_bytes=len(body_of(path)) - 1)
+    assert status == 502
+    assert "larger than NUMBERS_API_MAX_BYTES" in body["detail"]
+    status, body, _ = await total_of(backend.url + path, numbers_api_max_bytes=len(body_of(path)))
+    assert status == 200
+
+
+def body_of(path: str) -> bytes:
+    return b"[1]" if path.startswith("/json") else ("[" + ",".join(map(str, range(1000))) + "]").encode()

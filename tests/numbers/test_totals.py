@@ -15,7 +15,8 @@ from app.numbers.breaker import CircuitBreaker
 from app.numbers.errors import BackendStatusError, BackendTimeoutError
 from app.numbers.exact_sum import Chunk
 from app.numbers.freshness import Freshness
-from app.numbers.totals import HAND_BACK_LIMIT, TURNS_PER_YIELD, YIELD_INTERVAL, ShuttingDownError, Totals
+from app.numbers.pacing import HAND_BACK_LIMIT, TURNS_PER_YIELD, YIELD_INTERVAL
+from app.numbers.totals import ShuttingDownError, Totals
 from tests.sources import Clock, LoopTurns, NumberedSource, hold_the_cpu
 
 

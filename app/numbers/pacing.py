@@ -1,0 +1,41 @@
+"""Handing the event loop back during a fetch: work on one fetch never holds it for long.
+
+Chunks and decoded pieces may be ready without waiting on I/O (a fast backend, a body that
+decompresses far), so the work on them hands the loop back itself. docs/design.md has the
+measurements behind each constant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+# Work holds the loop at most about this long before handing it back.
+YIELD_INTERVAL = 0.001
+# A hand-back lasts this many turns of the loop: a request needs about a dozen turns to be
+# read, routed and answered, and one turn per millisecond of work made it wait for all.
+TURNS_PER_YIELD = 8
+# ... or this long, if the turns take longer (a loop busy with hundreds of clients): enough
+# for a turn that answers one request, short enough that a fetch on a busy loop still ends.
+HAND_BACK_LIMIT = 0.01
+
+
+async def give_way() -> None:
+    """Hand the loop back for TURNS_PER_YIELD turns, or for HAND_BACK_LIMIT if they take longer."""
+    handed_back = time.perf_counter()
+    for _ in range(TURNS_PER_YIELD):
+        await asyncio.sleep(0)
+        if time.perf_counter() - handed_back >= HAND_BACK_LIMIT:
+            return
+
+
+class Pacer:
+    """Gives way once work has held the loop for YIELD_INTERVAL since the last hand-back."""
+
+    def __init__(self) -> None:
+        self._since = time.perf_counter()
+
+    async def pause_if_due(self) -> None:
+        if time.perf_counter() - self._since > YIELD_INTERVAL:
+            await give_way()
+            self._since = time.perf_counter()
