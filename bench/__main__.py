@@ -1,12 +1,13 @@
 """`python -m bench`: total-service against the naive baseline, side by side.
 
-Six parts (`--part` picks some): the simulated backend (the default configuration); the
+Seven parts (`--part` picks some): the simulated backend (the default configuration); the
 reference HTTP backend serving the same numbers as 79 MB of JSON with no delay; bodies of
 other kinds (floats, decimals, exponents, wide integers, whitespace), each timed against
 the naive baseline and against a bare transfer of the same body; the soak, 100,000
 requests on each backend with the server's memory, descriptors and tasks compared at rest
 before and after; what telemetry costs, on against off; and what the freshness windows
-(TOTAL_MAX_AGE) give against /healthz. Each server runs as users
+(TOTAL_MAX_AGE) give against /healthz; and compressed bodies, the gzipped list and a gzip
+bomb. Each server runs as users
 start it, alone on CPU 0; wrk, the probe and the reference backend run on CPU 1; all
 traffic stays on 127.0.0.1. `--smoke` runs briefly on small lists, for CI.
 """
@@ -25,6 +26,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from app.reference_backend import KINDS
+from bench.compressed import compressed
 from bench.freshness import freshness
 from bench.load import LoadResult, bare_transfer, concurrent, percentile, sequential
 from bench.memory import PeakRss
@@ -269,6 +271,7 @@ PARTS: dict[str, Callable[[Path, bool], list[LoadResult]]] = {
     "soak": lambda log_dir, smoke: soak(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
     "telemetry": lambda log_dir, smoke: telemetry_cost(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
     "freshness": lambda log_dir, smoke: freshness(log_dir, smoke, SERVER_CPUS),
+    "compressed": lambda log_dir, smoke: compressed(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
 }
 
 

@@ -53,7 +53,7 @@ def _path(url: str) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def sequential(url: str, expected_body: bytes, requests: int) -> LoadResult:
+def sequential(url: str, expected_body: bytes, requests: int, expected_status: int = 200) -> LoadResult:
     """One client sending `requests` requests one after the other on one connection."""
     parts = urlsplit(url)
     connection = HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=120)
@@ -67,7 +67,7 @@ def sequential(url: str, expected_body: bytes, requests: int) -> LoadResult:
             response = connection.getresponse()
             body = response.read()
             latencies.append(time.perf_counter() - sent)
-            if response.status != 200:
+            if response.status != expected_status:
                 errors += 1
             elif body.strip() != expected_body:
                 wrong += 1

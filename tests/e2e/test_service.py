@@ -321,6 +321,37 @@ async def test_a_faulty_backend_gets_a_502_and_the_service_keeps_serving(
 
 
 @pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/json?body=%5B0e999999999,-0.0e999999999%5D", 200),
+        ("/faults/gzip-bomb", 503),  # still decoding at SIGTERM: answered at the grace period's end
+        ("/json?body=%5B1,2%5D&encoding=xyz", 502),
+    ],
+)
+async def test_sigterm_ends_the_service_in_time_after_a_hostile_body(
+    backend: ServerProcess, tmp_path: Path, path: str, status: int
+) -> None:
+    env = {
+        "NUMBERS_API_URL": backend.url + path,
+        "NUMBERS_API_MAX_BYTES": str(2**40),
+        "NUMBERS_API_TIMEOUT": "30",
+        "GRACEFUL_TIMEOUT": "2",
+    }
+    with service(env, tmp_path) as process:
+        request = asyncio.create_task(get(process.url + "/total"))
+        await asyncio.to_thread(process.wait_for_log, "fetching numbers")
+        await asyncio.sleep(0.5)
+        process.terminate()
+        started = time.monotonic()
+        exit_code = await asyncio.to_thread(process.process.wait, 10)
+        waited = time.monotonic() - started
+        answered, _, _ = await request
+    assert (answered, exit_code) == (status, 0)
+    assert waited < 2 + 1  # the grace period, and a second to exit
+    assert "Traceback" not in process.stderr()
+
+
+@pytest.mark.parametrize(
     ("request_bytes", "status"),
     [
         (b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400),
