@@ -1,13 +1,19 @@
-"""The service's configuration: read from the environment once, validated at start-up."""
+"""The service's settings: each declared once, read from the environment once, validated at start-up.
+
+A setting is a field of `Config` made by `setting(...)`: its environment variable, its default
+as the variable would say it, the parser that reads and checks a value, what a value must be,
+and what it means (the README's table holds these lines; tests/test_readme.py keeps them equal).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 T = TypeVar("T")
@@ -15,9 +21,9 @@ T = TypeVar("T")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Retries beyond this wait longer than any sensible deadline: the backoff is capped at 2 s.
 MAX_RETRIES = 10
-# A DNS name (RFC 1123): dot-separated labels of letters, digits and inner hyphens.
 # A bearer token as RFC 6750 writes it (b64token): it goes into a header as it is.
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+# A DNS name (RFC 1123): dot-separated labels of letters, digits and inner hyphens.
 _HOST_NAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
 
 
@@ -26,145 +32,31 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class Config:
-    host: str = "127.0.0.1"
-    port: int = 5000
-    numbers_api_url: str | None = None
-    # Sent as `Authorization: Bearer <token>`; kept out of repr, so out of any log.
-    numbers_api_token: str | None = field(default=None, repr=False)
-    numbers_api_delay: float = 1.0
-    numbers_api_count: int = 10_000_001
-    # Below the grace period, so that a fetch under way at SIGTERM ends in time to be answered.
-    numbers_api_timeout: float = 7.0
-    numbers_api_retries: int = 2
-    # A backend body larger than this, decoded, is refused as soon as it crosses the limit:
-    # 3.4 times the 10M list's 79 MB, and never held in memory (the body is streamed).
-    numbers_api_max_bytes: int = 256 * 1024 * 1024
-    # After this many failed fetches in a row (0: never), /total answers 503 at once for
-    # numbers_api_breaker_seconds without asking the backend.
-    numbers_api_breaker_failures: int = 3
-    numbers_api_breaker_seconds: float = 5.0
-    log_level: str = "INFO"
-    # text: readable lines; json: one JSON object per line on stdout (the Docker image's).
-    log_format: str = "text"
-    # Off: no request timing or loop sampling, and /metrics is 404; no access log at all.
-    metrics: bool = True
-    access_log: bool = True
-    # Cloud Foundry kills an instance 10 s after SIGTERM; in-flight requests get 8 of them.
-    graceful_timeout: float = 8.0
-    # After SIGTERM, /readyz answers 503 for this long while every request is still served,
-    # so that a load balancer takes the instance out of rotation; then the grace period.
-    drain_seconds: float = 0.0
-    # A total whose fetch ended at most this long ago is answered without a fetch (0: never),
-    # and for this long after that while one refresh runs.
-    total_max_age: float = 0.0
-    total_stale_while_revalidate: float = 0.0
+class Setting(Generic[T]):
+    """One environment variable: how it is read, its default, and what it means."""
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
-        """Build the configuration from `environ` (default: the process environment)."""
-        env = os.environ if environ is None else environ
-        defaults = cls()
-        return cls(
-            host=_read(env, "HOST", defaults.host, _host, "a host name or IP address"),
-            port=_read(env, "PORT", defaults.port, _port, "an integer from 1 to 65535"),
-            numbers_api_url=_read(
-                env, "NUMBERS_API_URL", defaults.numbers_api_url, _http_url, "an http:// or https:// URL"
-            ),
-            numbers_api_token=_read(
-                env,
-                "NUMBERS_API_TOKEN",
-                defaults.numbers_api_token,
-                _token,
-                "a bearer token (letters, digits, -._~+/, then any =)",
-                secret=True,
-            ),
-            numbers_api_delay=_read(
-                env, "NUMBERS_API_DELAY", defaults.numbers_api_delay, _seconds, "a number of seconds >= 0"
-            ),
-            numbers_api_count=_read(
-                env, "NUMBERS_API_COUNT", defaults.numbers_api_count, _count, "an integer >= 0"
-            ),
-            numbers_api_timeout=_read(
-                env,
-                "NUMBERS_API_TIMEOUT",
-                defaults.numbers_api_timeout,
-                _positive_seconds,
-                "a number of seconds > 0",
-            ),
-            numbers_api_retries=_read(
-                env,
-                "NUMBERS_API_RETRIES",
-                defaults.numbers_api_retries,
-                _retries,
-                f"an integer from 0 to {MAX_RETRIES}",
-            ),
-            numbers_api_max_bytes=_read(
-                env, "NUMBERS_API_MAX_BYTES", defaults.numbers_api_max_bytes, _size, "an integer >= 1"
-            ),
-            numbers_api_breaker_failures=_read(
-                env,
-                "NUMBERS_API_BREAKER_FAILURES",
-                defaults.numbers_api_breaker_failures,
-                _count,
-                "an integer >= 0",
-            ),
-            numbers_api_breaker_seconds=_read(
-                env,
-                "NUMBERS_API_BREAKER_SECONDS",
-                defaults.numbers_api_breaker_seconds,
-                _positive_seconds,
-                "a number of seconds > 0",
-            ),
-            log_level=_read(
-                env, "LOG_LEVEL", defaults.log_level, _log_level, "one of " + ", ".join(LOG_LEVELS)
-            ),
-            log_format=_read(env, "LOG_FORMAT", defaults.log_format, _log_format, "text or json"),
-            metrics=_read(env, "METRICS", defaults.metrics, _switch, "on or off"),
-            access_log=_read(env, "ACCESS_LOG", defaults.access_log, _switch, "on or off"),
-            graceful_timeout=_read(
-                env,
-                "GRACEFUL_TIMEOUT",
-                defaults.graceful_timeout,
-                _positive_seconds,
-                "a number of seconds > 0",
-            ),
-            drain_seconds=_read(
-                env, "DRAIN_SECONDS", defaults.drain_seconds, _seconds, "a number of seconds >= 0"
-            ),
-            total_max_age=_read(
-                env, "TOTAL_MAX_AGE", defaults.total_max_age, _seconds, "a number of seconds >= 0"
-            ),
-            total_stale_while_revalidate=_read(
-                env,
-                "TOTAL_STALE_WHILE_REVALIDATE",
-                defaults.total_stale_while_revalidate,
-                _seconds,
-                "a number of seconds >= 0",
-            ),
-        )
+    name: str
+    default: str  # as the variable would say it: the README shows it, `parse` reads it
+    parse: Callable[[str], T]
+    expected: str  # what a value must be, for the error that refuses one
+    meaning: str
+    secret: bool = False  # never quoted, in an error or a repr
+
+    def read(self, raw: str) -> T:
+        try:
+            return self.parse(raw.strip())
+        except ValueError:
+            got = f"a value of {len(raw)} characters" if self.secret else repr(raw)
+            raise ConfigError(f"{self.name} must be {self.expected}, got {got}") from None
 
 
-def _read(
-    env: Mapping[str, str],
-    name: str,
-    default: T,
-    parse: Callable[[str], T],
-    expected: str,
-    secret: bool = False,
+def setting(
+    name: str, default: str, parse: Callable[[str], T], expected: str, meaning: str, secret: bool = False
 ) -> T:
-    """Parse variable `name` if it is set; a value `parse` rejects becomes a ConfigError.
-
-    The error quotes the value, unless it is `secret`.
-    """
-    raw = env.get(name)
-    if raw is None:
-        return default
-    try:
-        return parse(raw.strip())
-    except ValueError:
-        got = f"a value of {len(raw)} characters" if secret else repr(raw)
-        raise ConfigError(f"{name} must be {expected}, got {got}") from None
+    """A field of Config read from the variable `name`."""
+    declared = Setting(name, default, parse, expected, meaning, secret)
+    value: T = dataclasses.field(default=parse(default), repr=not secret, metadata={"setting": declared})
+    return value
 
 
 def _host(raw: str) -> str:
@@ -254,6 +146,143 @@ def _switch(raw: str) -> bool:
     if raw not in ("on", "off"):
         raise ValueError(raw)
     return raw == "on"
+
+
+_SECONDS = "a number of seconds >= 0"
+_POSITIVE_SECONDS = "a number of seconds > 0"
+
+
+@dataclass(frozen=True)
+class Config:
+    port: int = setting("PORT", "5000", _port, "an integer from 1 to 65535", "TCP port to listen on")
+    host: str = setting(
+        "HOST",
+        "127.0.0.1",
+        _host,
+        "a host name or IP address",
+        "address to listen on, IPv4, IPv6 or a name; the Docker image sets `0.0.0.0`",
+    )
+    numbers_api_url: str | None = setting(
+        "NUMBERS_API_URL",
+        "",
+        _http_url,
+        "an http:// or https:// URL",
+        "URL of a real backend, `http(s)://` (unset: the simulated one); its password shows as `***`",
+    )
+    numbers_api_token: str | None = setting(
+        "NUMBERS_API_TOKEN",
+        "",
+        _token,
+        "a bearer token (letters, digits, -._~+/, then any =)",
+        "sent as `Authorization: Bearer <token>` to the HTTP backend; never logged or shown",
+        secret=True,
+    )
+    numbers_api_delay: float = setting(
+        "NUMBERS_API_DELAY", "1.0", _seconds, _SECONDS, "simulated backend: seconds before it answers"
+    )
+    numbers_api_count: int = setting(
+        "NUMBERS_API_COUNT", "10000001", _count, "an integer >= 0", "simulated backend: it answers 0..COUNT-1"
+    )
+    # Below the grace period, so that a fetch under way at SIGTERM ends in time to be answered.
+    numbers_api_timeout: float = setting(
+        "NUMBERS_API_TIMEOUT",
+        "7",
+        _positive_seconds,
+        _POSITIVE_SECONDS,
+        "deadline for one whole fetch, retries and body included; past it: 504",
+    )
+    numbers_api_retries: int = setting(
+        "NUMBERS_API_RETRIES",
+        "2",
+        _retries,
+        f"an integer from 0 to {MAX_RETRIES}",
+        "HTTP backend: retries after a connection failure or a 502, 503 or 504",
+    )
+    # 3.4 times the 10M list's 79 MB; the body is streamed, never held whole in memory.
+    numbers_api_max_bytes: int = setting(
+        "NUMBERS_API_MAX_BYTES",
+        "268435456",
+        _size,
+        "an integer >= 1",
+        "HTTP backend: a body larger than this, decompressed, is refused (502) as it crosses it",
+    )
+    numbers_api_breaker_failures: int = setting(
+        "NUMBERS_API_BREAKER_FAILURES",
+        "3",
+        _count,
+        "an integer >= 0",
+        "after this many failed fetches in a row (0: never), `/total` answers 503 at once ...",
+    )
+    numbers_api_breaker_seconds: float = setting(
+        "NUMBERS_API_BREAKER_SECONDS",
+        "5",
+        _positive_seconds,
+        _POSITIVE_SECONDS,
+        "... for this long, without asking the backend",
+    )
+    # Cloud Foundry kills an instance 10 s after SIGTERM: the drain and this must fit.
+    graceful_timeout: float = setting(
+        "GRACEFUL_TIMEOUT",
+        "8",
+        _positive_seconds,
+        _POSITIVE_SECONDS,
+        "seconds that requests in flight get after SIGTERM or SIGINT (after the drain)",
+    )
+    drain_seconds: float = setting(
+        "DRAIN_SECONDS",
+        "0",
+        _seconds,
+        _SECONDS,
+        "seconds after SIGTERM during which `/readyz` answers 503 while every request is still served",
+    )
+    total_max_age: float = setting(
+        "TOTAL_MAX_AGE",
+        "0",
+        _seconds,
+        _SECONDS,
+        "a total is answered again without a fetch for this long after its fetch (0: never)",
+    )
+    total_stale_while_revalidate: float = setting(
+        "TOTAL_STALE_WHILE_REVALIDATE",
+        "0",
+        _seconds,
+        _SECONDS,
+        "after that, the previous total is answered at once for this long while one refresh runs",
+    )
+    log_level: str = setting(
+        "LOG_LEVEL", "INFO", _log_level, "one of " + ", ".join(LOG_LEVELS), "of the service's own log"
+    )
+    log_format: str = setting(
+        "LOG_FORMAT",
+        "text",
+        _log_format,
+        "text or json",
+        "`text`: readable lines; `json`: one JSON object per line on stdout (the Docker image's)",
+    )
+    access_log: bool = setting("ACCESS_LOG", "on", _switch, "on or off", "`off`: no access log")
+    metrics: bool = setting(
+        "METRICS",
+        "on",
+        _switch,
+        "on or off",
+        "`off`: no request timing or loop sampling, and `/metrics` is 404",
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        """Build the configuration from `environ` (default: the process environment)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            declared: Setting[Any] = field.metadata["setting"]
+            if declared.name in env:
+                values[field.name] = declared.read(env[declared.name])
+        return cls(**values)
+
+
+def settings() -> list[Setting[Any]]:
+    """Every setting, in the order Config declares them."""
+    return [field.metadata["setting"] for field in dataclasses.fields(Config)]
 
 
 def masked_url(url: str) -> str:
