@@ -14,10 +14,9 @@ from quart import Quart
 
 from app import logs
 from app.config import Config, ConfigError
-from app.web import health
 from app.web.access_log import AccessLogger, JsonAccessLogger
 from app.web.factory import create_app
-from app.web.total import totals_of
+from app.web.service import service_of
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +74,7 @@ async def serve_until_signalled(app: Quart, config: Config) -> None:
     grace period ends, rather than being cancelled by Hypercorn with an empty 500.
     """
     loop = asyncio.get_running_loop()
+    service = service_of(app)
     draining = False
     stopping = asyncio.Event()
 
@@ -83,7 +83,7 @@ async def serve_until_signalled(app: Quart, config: Config) -> None:
             return
         log.info("%s: shutting down; requests in flight have %g s", reason, config.graceful_timeout)
         stopping.set()
-        loop.call_later(max(0.0, config.graceful_timeout - ANSWER_MARGIN), totals_of(app).stop)
+        loop.call_later(max(0.0, config.graceful_timeout - ANSWER_MARGIN), service.stop)
 
     def on_signal(signal_name: str) -> None:
         nonlocal draining
@@ -92,7 +92,7 @@ async def serve_until_signalled(app: Quart, config: Config) -> None:
             return
         draining = True
         log.info("%s: draining for %g s: /readyz answers 503", signal_name, config.drain_seconds)
-        health.drain(app)
+        service.drain()
         loop.call_later(config.drain_seconds, stop_serving, "drained")
 
     for signal_number in (signal.SIGTERM, signal.SIGINT):

@@ -7,7 +7,7 @@ import math
 import time
 from collections.abc import Callable
 
-from app.numbers import metrics
+from app.numbers import fetch_metrics
 from app.numbers.errors import BackendUnavailableError
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ class CircuitBreaker:
         self._clock = clock
         self._failures = 0
         self._open_until = 0.0
-        metrics.BREAKER_OPEN.set_function(self.is_open)
+        fetch_metrics.BREAKER_OPEN.set_function(self.is_open)
 
     def is_open(self) -> bool:
         return self._open_until > self._clock()

@@ -13,7 +13,7 @@ import aiohttp
 import numpy as np
 
 from app.config import Config, masked_url
-from app.numbers import metrics
+from app.numbers import fetch_metrics
 from app.numbers.content_coding import ACCEPT_ENCODING, IDENTITY, decoder_for
 from app.numbers.errors import BackendConnectionError, BackendDataError, BackendError, BackendStatusError
 from app.numbers.exact_sum import Chunk
@@ -150,7 +150,7 @@ class HttpNumbers:
         for attempt in range(self.retries + 1):
             if failure is not None:
                 self.retried += 1
-                metrics.RETRIES.inc()
+                fetch_metrics.RETRIES.inc()
                 log.warning(
                     "retrying the numbers backend (%d of %d) after: %s",
                     attempt,

@@ -13,7 +13,7 @@ from typing import Literal
 
 import structlog
 
-from app.numbers import metrics
+from app.numbers import fetch_metrics
 from app.numbers.breaker import CircuitBreaker
 from app.numbers.errors import BackendDataError, BackendError, BackendTimeoutError, BackendUnavailableError
 from app.numbers.exact_sum import ExactSum, FloatRangeError, Number
@@ -87,12 +87,12 @@ class Totals:
             if state != "expired":
                 if state == "stale":
                     self._refresh()
-                metrics.TOTAL_REQUESTS.labels(state).inc()
+                fetch_metrics.TOTAL_REQUESTS.labels(state).inc()
                 return Answer(latest, state, age)
         self.breaker.check()
         via: Literal["started", "joined"] = "joined" if self._flight.running else "started"
-        metrics.TOTAL_REQUESTS.labels(via).inc()
-        with metrics.TOTAL_WAITING.track_inprogress():
+        fetch_metrics.TOTAL_REQUESTS.labels(via).inc()
+        with fetch_metrics.TOTAL_WAITING.track_inprogress():
             fetched = await self._flight.run()
         return Answer(fetched, via, self._clock() - fetched.ended)
 
@@ -121,8 +121,8 @@ class Totals:
             seconds = time.perf_counter() - started
             fields = {"outcome": error.outcome, "duration": round(seconds, 6), "retries": self.source.retried}
             log.warning("fetch failed after %.3f s: %s", seconds, error.for_log(), extra=fields)
-            metrics.FETCHES.labels(error.outcome).inc()
-            metrics.FETCH_SECONDS.observe(seconds)
+            fetch_metrics.FETCHES.labels(error.outcome).inc()
+            fetch_metrics.FETCH_SECONDS.observe(seconds)
             self.breaker.failed()
             error.fetch_id = fetch_id
             raise
@@ -135,9 +135,9 @@ class Totals:
             "retries": self.source.retried,
         }
         log.info("summed %d numbers in %.3f s", count, seconds, extra=fields)
-        metrics.FETCHES.labels("ok").inc()
-        metrics.FETCH_SECONDS.observe(seconds)
-        metrics.NUMBERS_SUMMED.inc(count)
+        fetch_metrics.FETCHES.labels("ok").inc()
+        fetch_metrics.FETCH_SECONDS.observe(seconds)
+        fetch_metrics.NUMBERS_SUMMED.inc(count)
         self._latest = Fetched(total, fetch_id, summing, ended=self._clock())
         return self._latest
 

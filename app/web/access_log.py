@@ -10,7 +10,7 @@ from typing import Any, cast
 from hypercorn.logging import Logger
 from hypercorn.typing import ResponseSummary, WWWScope
 
-from app.web.request_ids import LOG_FIELDS
+from app.web.request_context import LOG_FIELDS
 
 
 class AccessLogger(Logger):

@@ -241,7 +241,7 @@ def _is_asset(rule: Rule) -> bool:
     return endpoint.startswith(f"{assets.name}.")
 
 
-def install(app: Quart) -> None:
+def init_app(app: Quart) -> None:
     """Serve /openapi.json and /docs, with Swagger UI's files from this service."""
     app.config["QUART_SCHEMA_SWAGGER_JS_URL"] = "/docs/assets/swagger-ui-bundle.js"
     app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = "/docs/assets/swagger-ui.css"

@@ -9,7 +9,8 @@ from app.numbers.breaker import CircuitBreaker
 from app.numbers.freshness import Freshness
 from app.numbers.numbers_api import NumbersSource, numbers_source
 from app.numbers.totals import Totals
-from app.web import docs, health, problems, request_ids, request_limits, telemetry, total
+from app.web import docs, health, http_metrics, problems, request_context, request_limits, total
+from app.web.service import Service
 
 
 def create_app(config: Config | None = None, source: NumbersSource | None = None) -> Quart:
@@ -19,16 +20,21 @@ def create_app(config: Config | None = None, source: NumbersSource | None = None
     """
     config = Config.from_env() if config is None else config
     app = Quart(__name__, static_folder=None)  # no files of its own: no /static route
-    breaker = CircuitBreaker(config.numbers_api_breaker_failures, config.numbers_api_breaker_seconds)
-    source = numbers_source(config) if source is None else source
-    freshness = Freshness(config.total_max_age, config.total_stale_while_revalidate)
-    total.install(app, Totals(source, config.numbers_api_timeout, breaker, freshness))
+    totals = Totals(
+        numbers_source(config) if source is None else source,
+        config.numbers_api_timeout,
+        CircuitBreaker(config.numbers_api_breaker_failures, config.numbers_api_breaker_seconds),
+        Freshness(config.total_max_age, config.total_stale_while_revalidate),
+    )
+    Service(totals).init_app(app)
+    # The request hooks, in the order they run before a request (the first to answer ends
+    # it); after it, they run in the reverse order.
+    if config.metrics:
+        http_metrics.init_app(app)  # first: a request that a later hook refuses is timed too
+    request_context.init_app(app)  # the request's id and route, which a refusal carries too
+    request_limits.init_app(app)  # refusals: too many headers, a body
     app.register_blueprint(total.blueprint)
     app.register_blueprint(health.blueprint)
-    if config.metrics:
-        telemetry.install(app)
-    request_ids.install(app)
-    request_limits.register(app)
-    docs.install(app)
-    problems.register(app)
+    docs.init_app(app)
+    problems.init_app(app)
     return app

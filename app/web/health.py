@@ -3,20 +3,13 @@ touching the backend."""
 
 from __future__ import annotations
 
-from quart import Blueprint, Quart, Response, current_app
+from quart import Blueprint, Response, current_app
 
 from app.web import docs
 from app.web.problems import problem
+from app.web.service import service_of
 
 blueprint = Blueprint("health", __name__)
-
-DRAINING = "draining"
-
-
-def drain(app: Quart) -> None:
-    """From now on /readyz answers 503, so that load balancers take the instance out of
-    rotation; every request is still served."""
-    app.extensions[DRAINING] = True
 
 
 @blueprint.get("/healthz")
@@ -30,7 +23,7 @@ async def healthz() -> dict[str, str]:
 @docs.documented(docs.Ready, 503)
 async def readyz() -> dict[str, str] | Response:
     """Readiness: 200 while the instance takes traffic, 503 once it drains before shutting down."""
-    if current_app.extensions.get(DRAINING, False):
+    if not service_of(current_app).ready:
         return problem(
             503,
             "Draining",

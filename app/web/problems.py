@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from quart import Quart, Response
+from quart import Quart, Response, g
 from werkzeug.exceptions import HTTPException
 
 from app.numbers.errors import BackendError
@@ -32,6 +32,7 @@ async def _http_error(error: HTTPException) -> Response:
 
 
 async def _backend_error(error: BackendError) -> Response:
+    g.fetch_id = error.fetch_id  # for the access log
     return problem(error.status, error.title, str(error), error.headers)
 
 
@@ -40,7 +41,7 @@ async def _shutting_down(error: ShuttingDownError) -> Response:
     return problem(503, "Service shutting down", str(error), {"Retry-After": "1"})
 
 
-def register(app: Quart) -> None:
+def init_app(app: Quart) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(BackendError, _backend_error)
     app.register_error_handler(ShuttingDownError, _shutting_down)

@@ -37,5 +37,5 @@ async def _check_request() -> Response | None:
     return None
 
 
-def register(app: Quart) -> None:
+def init_app(app: Quart) -> None:
     app.before_request(_check_request)

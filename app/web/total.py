@@ -6,27 +6,15 @@ import functools
 import hashlib
 import time
 
-from quart import Blueprint, Quart, Response, current_app, request
+from quart import Blueprint, Response, current_app, g, request
 
 from app.numbers import wide_integers
-from app.numbers.errors import BackendError
 from app.numbers.freshness import Freshness
-from app.numbers.totals import Fetched, Totals
-from app.web import docs, request_ids
+from app.numbers.totals import Fetched
+from app.web import docs
+from app.web.service import service_of
 
 blueprint = Blueprint("total", __name__)
-
-
-def install(app: Quart, totals: Totals) -> None:
-    """Give `app` the totals it answers from; their source is open while the app serves."""
-    app.extensions["totals"] = totals
-    app.before_serving(totals.source.open)
-    app.after_serving(totals.source.close)
-
-
-def totals_of(app: Quart) -> Totals:
-    totals: Totals = app.extensions["totals"]
-    return totals
 
 
 @blueprint.get("/total")
@@ -41,15 +29,11 @@ async def get_total() -> Response:
     total may be reused, and If-None-Match with that ETag gets 304 with no body.
     """
     started = time.perf_counter()
-    totals = totals_of(current_app)
-    try:
-        answer = await totals.current()
-    except BackendError as error:
-        request_ids.log_fields()["fetch_id"] = error.fetch_id
-        raise
+    totals = service_of(current_app).totals
+    answer = await totals.current()  # a BackendError is answered, and logged, by app.web.problems
     waited = time.perf_counter() - started
     fetched = answer.fetched
-    request_ids.log_fields()["fetch_id"] = fetched.fetch_id
+    g.fetch_id = fetched.fetch_id
     body, etag = rendered(fetched)
     headers = {
         "Server-Timing": f"wait;dur={waited * 1000:.1f}, sum;dur={fetched.summing * 1000:.1f}, "

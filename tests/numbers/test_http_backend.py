@@ -18,6 +18,7 @@ from quart.typing import TestClientProtocol as QuartClient
 from app.config import Config
 from app.numbers.numbers_api import HttpNumbers
 from app.web.factory import create_app
+from app.web.service import service_of
 from tests.processes import ServerProcess, free_port, reference_backend
 
 
@@ -226,7 +227,7 @@ async def test_the_breaker_answers_503_at_once_while_the_backend_keeps_failing(
 
 async def test_one_http_session_for_the_server_lifetime(backend: ServerProcess) -> None:
     async with service(backend.url + "/numbers") as (app, client):
-        source = app.extensions["totals"].source
+        source = service_of(app).totals.source
         assert isinstance(source, HttpNumbers)
         session = source._session
         assert session is not None
@@ -239,7 +240,7 @@ async def test_one_http_session_for_the_server_lifetime(backend: ServerProcess) 
 
 def test_config_selects_the_http_backend() -> None:
     app = create_app(Config(numbers_api_url="http://127.0.0.1:9/numbers"))
-    assert isinstance(app.extensions["totals"].source, HttpNumbers)
+    assert isinstance(service_of(app).totals.source, HttpNumbers)
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])

@@ -15,9 +15,9 @@ from quart.typing import TestClientProtocol as QuartClient
 
 from app.config import Config
 from app.numbers.numbers_api import NumbersSource
-from app.web import health
 from app.web.factory import create_app
 from app.web.request_limits import MAX_HEADERS
+from app.web.service import service_of
 from tests.sources import FailingSource, ListSource, parsed, requests_sharing_a_fetch
 
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
@@ -51,7 +51,7 @@ async def test_readyz_is_ready_until_the_app_drains_then_503_while_totals_are_st
 ) -> None:
     response = await client.get("/readyz")
     assert (response.status_code, await response.get_json()) == (200, {"status": "ready"})
-    health.drain(app)
+    service_of(app).drain()
     response = await client.get("/readyz")
     assert (response.status_code, response.content_type) == (503, "application/problem+json")
     assert response.headers["Retry-After"] == "1"

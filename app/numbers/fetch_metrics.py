@@ -1,5 +1,6 @@
-"""What the numbers side measures, as Prometheus metrics in prometheus-client's default
-registry (app.web.metrics holds the HTTP side's; /metrics exposes both)."""
+"""The numbers side's metrics: fetches, retries, the breaker and single flight, in
+prometheus-client's default registry (app.web.http_metrics holds the HTTP side's and serves
+/metrics)."""
 
 from __future__ import annotations
 
