@@ -50,7 +50,7 @@ def integer_array_sum(values: IntArray) -> int:
 
 
 @dataclass
-class Decimals:
+class PartialSum:
     """An exact partial sum of numbers as written: sum(by_exponent[e] * 10**e) + integers."""
 
     integers: int = 0
@@ -69,7 +69,7 @@ class Decimals:
         self.integers += integer_array_sum(values)
         self.count += len(values)
 
-    def merge(self, other: Decimals) -> None:
+    def merge(self, other: PartialSum) -> None:
         """Add everything `other` holds."""
         self.integers += other.integers
         self.count += other.count
@@ -135,7 +135,7 @@ def check_decimal(mantissa: int, digits: int, exponent: int) -> None:
         raise FloatRangeError("is beyond the range of a float")
 
 
-Chunk: TypeAlias = IntArray | Decimals
+Chunk: TypeAlias = IntArray | PartialSum
 Number: TypeAlias = int | float
 
 
@@ -143,7 +143,7 @@ class ExactSum:
     """Accumulates chunks; the result is the exact integer sum, or the float nearest the exact sum."""
 
     def __init__(self) -> None:
-        self._sum = Decimals()
+        self._sum = PartialSum()
 
     @property
     def count(self) -> int:

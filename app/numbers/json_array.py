@@ -35,7 +35,7 @@ from app.numbers.exact_sum import (
     FLOAT_MAX_DIGITS,
     MIN_EXPONENT,
     Chunk,
-    Decimals,
+    PartialSum,
     FloatRangeError,
     IntArray,
     check_decimal,
@@ -234,7 +234,7 @@ class NumberArrayParser:
         # A zero's exponent adds nothing: left as written, it would widen the sum's table of
         # exponents to the width of the exponents' range, not of the items.
         exponents[is_zero] = 0
-        chunk = Decimals()
+        chunk = PartialSum()
         chunk.add_bulk(mantissas, exponents)
         return chunk
 
@@ -316,25 +316,25 @@ def _skip_whitespace(data: bytes, position: int) -> int:
     return match.end()
 
 
-def _parse_exactly(text: bytes, first_index: int) -> Iterator[Decimals]:
+def _parse_exactly(text: bytes, first_index: int) -> Iterator[PartialSum]:
     """Every item of `text` as an exact number, in batches; BackendDataError names the first bad one."""
     if _INTEGERS.fullmatch(text):  # wide integers only: Python ints, converted at C speed
         values = sorted(wide_integers.from_texts(text.split(b",")), key=int.bit_length)
         # Narrowest first: adding to an int costs the width of the wider one, and the few
         # wide items come with many narrow ones (the pieces around them are 2 KiB and up).
-        yield Decimals(integers=sum(values), count=len(values))
+        yield PartialSum(integers=sum(values), count=len(values))
         return
-    batch = Decimals()
+    batch = PartialSum()
     for index, item in enumerate(text.split(b","), start=first_index):
         _add_exactly(item, index, batch)
         if batch.count == EXACT_BATCH:
             yield batch
-            batch = Decimals()
+            batch = PartialSum()
     if batch.count:
         yield batch
 
 
-def _add_exactly(item: bytes, index: int, into: Decimals) -> None:
+def _add_exactly(item: bytes, index: int, into: PartialSum) -> None:
     match = _NUMBER.fullmatch(item)
     if match is None:
         raise BackendDataError(_describe_bad_item(item, index))

@@ -20,7 +20,7 @@ TURNS_PER_YIELD = 8
 HAND_BACK_LIMIT = 0.01
 
 
-async def give_way() -> None:
+async def let_others_run() -> None:
     """Hand the loop back for TURNS_PER_YIELD turns, or for HAND_BACK_LIMIT if they take longer."""
     handed_back = time.perf_counter()
     for _ in range(TURNS_PER_YIELD):
@@ -37,5 +37,5 @@ class Pacer:
 
     async def pause_if_due(self) -> None:
         if time.perf_counter() - self._since > YIELD_INTERVAL:
-            await give_way()
+            await let_others_run()
             self._since = time.perf_counter()

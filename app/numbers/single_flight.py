@@ -54,18 +54,18 @@ class SingleFlight(Generic[T]):
 
     def start(self) -> None:
         """Start a run unless one is in progress, without waiting for it."""
-        self._callers_of_current_run()
+        self._join_or_start()
 
     async def run(self) -> T:
         waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._callers_of_current_run().append(waiter)
+        self._join_or_start().append(waiter)
         self._unanswered.add(waiter)
         try:
             return await waiter
         finally:
             self._unanswered.discard(waiter)
 
-    def _callers_of_current_run(self) -> list[asyncio.Future[T]]:
+    def _join_or_start(self) -> list[asyncio.Future[T]]:
         """The callers of the run in progress, starting a run if none is."""
         if self._waiters is None:
             self._waiters = []

@@ -32,7 +32,7 @@ class Fetched:
     total: Number
     fetch_id: str
     # Seconds spent adding the parsed numbers up (parsing is interleaved with the transfer).
-    summing: float
+    summing_seconds: float
     # When the fetch ended, on the clock of the Totals that made it.
     ended: float
 
@@ -43,7 +43,7 @@ class Answer:
     was answered at once from a recent fetch's total, fresh or stale."""
 
     fetched: Fetched
-    via: Literal["started", "joined", "fresh", "stale"]
+    how_answered: Literal["started", "joined", "fresh", "stale"]
     # Seconds since the total's fetch ended.
     age: float
 
@@ -90,11 +90,11 @@ class Totals:
                 fetch_metrics.TOTAL_REQUESTS.labels(state).inc()
                 return Answer(latest, state, age)
         self.breaker.check()
-        via: Literal["started", "joined"] = "joined" if self._flight.running else "started"
-        fetch_metrics.TOTAL_REQUESTS.labels(via).inc()
+        how_answered: Literal["started", "joined"] = "joined" if self._flight.running else "started"
+        fetch_metrics.TOTAL_REQUESTS.labels(how_answered).inc()
         with fetch_metrics.TOTAL_WAITING.track_inprogress():
             fetched = await self._flight.run()
-        return Answer(fetched, via, self._clock() - fetched.ended)
+        return Answer(fetched, how_answered, self._clock() - fetched.ended)
 
     def _refresh(self) -> None:
         """Start a fetch for the requests to come, unless one runs or the breaker is open."""

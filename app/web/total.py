@@ -36,8 +36,8 @@ async def get_total() -> Response:
     g.fetch_id = fetched.fetch_id
     body, etag = rendered(fetched)
     headers = {
-        "Server-Timing": f"wait;dur={waited * 1000:.1f}, sum;dur={fetched.summing * 1000:.1f}, "
-        f"fetch;desc={answer.via}"
+        "Server-Timing": f"wait;dur={waited * 1000:.1f}, sum;dur={fetched.summing_seconds * 1000:.1f}, "
+        f"fetch;desc={answer.how_answered}"
     }
     if not totals.freshness.enabled:
         return Response(body, content_type="application/json", headers=headers)

@@ -72,7 +72,7 @@ def reference_total(body: bytes) -> Number:
     item is refused for its length.
     """
     try:
-        # Integers as Decimals: exact at any width, where int() stops at 4,300 digits.
+        # Integers as PartialSum: exact at any width, where int() stops at 4,300 digits.
         items = json.loads(
             body.decode("utf-8"), parse_float=Written, parse_int=Decimal, parse_constant=_invalid
         )

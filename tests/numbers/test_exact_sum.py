@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from app.numbers.exact_sum import (
     MIN_EXPONENT,
     Chunk,
-    Decimals,
+    PartialSum,
     ExactSum,
     FloatRangeError,
     Number,
@@ -22,14 +22,14 @@ from app.numbers.exact_sum import (
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 
 
-def decimal(mantissa: int, exponent: int) -> Decimals:
-    chunk = Decimals()
+def decimal(mantissa: int, exponent: int) -> PartialSum:
+    chunk = PartialSum()
     chunk.add_decimal(mantissa, exponent)
     return chunk
 
 
-def integers(*values: int) -> Decimals:
-    chunk = Decimals()
+def integers(*values: int) -> PartialSum:
+    chunk = PartialSum()
     for value in values:
         chunk.add_integer(value)
     return chunk
@@ -143,7 +143,7 @@ MANTISSAS = st.integers(min_value=-(10**18) + 1, max_value=10**18 - 1)
 
 @given(st.lists(st.tuples(MANTISSAS, st.integers(min_value=-400, max_value=280)), max_size=300))
 def test_bulk_decimals_are_exact(pairs: list[tuple[int, int]]) -> None:
-    chunk = Decimals()
+    chunk = PartialSum()
     chunk.add_bulk(np.array([m for m, _ in pairs], np.int64), np.array([e for _, e in pairs], np.int64))
     expected = sum((Fraction(m) * Fraction(10) ** e for m, e in pairs), Fraction(0))
     total = Fraction(chunk.integers) + sum(
@@ -157,7 +157,7 @@ def test_bulk_decimals_are_exact(pairs: list[tuple[int, int]]) -> None:
 def test_bulk_decimals_at_the_limits_of_int64() -> None:
     mantissas = np.full(100_000, 10**18 - 1, np.int64)
     scales = np.arange(100_000, dtype=np.int64) % 19
-    chunk = Decimals()
+    chunk = PartialSum()
     chunk.add_bulk(mantissas, -scales)
     expected = sum(Fraction(10**18 - 1, 10 ** int(s)) for s in scales)
     assert exact(chunk) == float(expected)
@@ -174,7 +174,7 @@ def test_the_result_is_the_float_nearest_the_exact_sum(
 ) -> None:
     parts = []
     for terms in chunks:
-        chunk = Decimals()
+        chunk = PartialSum()
         for mantissa, exponent in terms:
             chunk.add_decimal(mantissa, exponent)
         parts.append(chunk)

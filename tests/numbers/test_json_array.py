@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.numbers.errors import BackendDataError
-from app.numbers.exact_sum import Decimals, ExactSum, FloatRangeError, Number
+from app.numbers.exact_sum import PartialSum, ExactSum, FloatRangeError, Number
 from app.numbers.json_array import BISECT_BYTES, BULK_BYTES, EXACT_BATCH, MAX_ITEM_BYTES, NumberArrayParser
 
 WHITESPACE = st.text(" \t\n\r", max_size=3)
@@ -259,7 +259,7 @@ def test_short_decimals_are_parsed_in_bulk_with_their_scales() -> None:
     chunks = list(NumberArrayParser().feed(("[" + ",".join(texts) + "]").encode()))
     assert len(chunks) == 1
     (chunk,) = chunks
-    assert isinstance(chunk, Decimals)
+    assert isinstance(chunk, PartialSum)
     assert chunk.count == len(texts)
     # Each number whole, as its digits at its scale: -12.25 is -1225 at 10**-2.
     assert chunk.integers == 3
@@ -271,7 +271,7 @@ def test_a_body_of_slow_items_comes_in_small_chunks() -> None:
     # that the event loop gets a turn between batches.
     texts = [f"{n}.00000000000000000001" for n in range(1, 3 * EXACT_BATCH + 8)]  # 21 digits or more
     chunks = list(NumberArrayParser().feed(("[" + ",".join(texts) + "]").encode()))
-    counts = [chunk.count for chunk in chunks if isinstance(chunk, Decimals)]
+    counts = [chunk.count for chunk in chunks if isinstance(chunk, PartialSum)]
     assert sum(counts) == len(texts)
     assert len(counts) >= 4
     assert max(counts) == EXACT_BATCH
@@ -280,7 +280,7 @@ def test_a_body_of_slow_items_comes_in_small_chunks() -> None:
 def test_a_long_piece_of_decimals_is_parsed_in_parts() -> None:
     body = ("[" + ",".join(["0.25"] * 20_000) + "]").encode()  # 100 KB
     chunks = list(NumberArrayParser().feed(body))
-    counts = [chunk.count for chunk in chunks if isinstance(chunk, Decimals)]
+    counts = [chunk.count for chunk in chunks if isinstance(chunk, PartialSum)]
     assert sum(counts) == 20_000
     assert max(counts) <= BULK_BYTES // len("0.25,") + 1
 

@@ -57,18 +57,18 @@ def totals_of(source: BusySource, deadline: float) -> Totals:
 
 async def test_the_total_of_the_chunks() -> None:
     answer = await totals_of(BusySource(7), deadline=5).current()
-    assert (answer.fetched.total, answer.via) == (70, "started")
+    assert (answer.fetched.total, answer.how_answered) == (70, "started")
     assert len(answer.fetched.fetch_id) == 16
-    assert answer.fetched.summing > 0
+    assert answer.fetched.summing_seconds > 0
 
 
 async def test_each_fetch_has_its_own_id_and_its_callers_share_it() -> None:
     totals = totals_of(BusySource(3, busy=0.001), deadline=5)
     shared = await asyncio.gather(*(totals.current() for _ in range(3)))
-    assert [answer.via for answer in shared] == ["started", "joined", "joined"]
+    assert [answer.how_answered for answer in shared] == ["started", "joined", "joined"]
     assert len({answer.fetched.fetch_id for answer in shared}) == 1
     later = await totals.current()
-    assert later.via == "started"
+    assert later.how_answered == "started"
     assert later.fetched.fetch_id != shared[0].fetched.fetch_id
 
 
@@ -109,7 +109,7 @@ async def test_each_fetch_logs_its_outcome_duration_count_and_retries_under_its_
     assert (failure.levelno, bad["outcome"], bad["retries"]) == (logging.WARNING, "bad_status", 0)
     assert 0 < ok["duration"] <= elapsed
     assert 0 < bad["duration"] <= elapsed
-    assert 0 < answer.fetched.summing <= ok["duration"] + 1e-6
+    assert 0 < answer.fetched.summing_seconds <= ok["duration"] + 1e-6
 
 
 async def test_a_fetch_hands_the_loop_back_while_it_sums() -> None:
@@ -171,11 +171,11 @@ async def test_within_max_age_a_total_is_answered_without_a_fetch_and_past_it_a_
     first = await totals.current()
     clock.now += 4.9
     again = await totals.current()
-    assert (again.via, again.fetched) == ("fresh", first.fetched)
+    assert (again.how_answered, again.fetched) == ("fresh", first.fetched)
     assert again.age == pytest.approx(4.9)
     clock.now += 0.2
     later = await totals.current()
-    assert (later.via, later.fetched.total, later.age) == ("started", 2, 0.0)
+    assert (later.how_answered, later.fetched.total, later.age) == ("started", 2, 0.0)
     assert source.fetches == 2
 
 
@@ -188,14 +188,14 @@ async def test_in_the_stale_window_the_total_is_answered_at_once_while_one_refre
     source.gate.clear()
     clock.now += 6
     stale = await asyncio.gather(*(totals.current() for _ in range(3)))
-    assert [(answer.via, answer.fetched.total) for answer in stale] == [("stale", 1)] * 3
+    assert [(answer.how_answered, answer.fetched.total) for answer in stale] == [("stale", 1)] * 3
     await source.fetching.wait()
     assert source.fetches == 2  # one refresh, however many stale answers
     source.gate.set()
     for _ in range(5):  # the refresh ends in a few turns of the loop
         await asyncio.sleep(0)
     refreshed = await totals.current()
-    assert (refreshed.via, refreshed.fetched.total) == ("fresh", 2)
+    assert (refreshed.how_answered, refreshed.fetched.total) == ("fresh", 2)
 
 
 async def test_a_failed_refresh_keeps_the_good_total_inside_the_windows_and_the_error_comes_after() -> None:
@@ -206,7 +206,7 @@ async def test_a_failed_refresh_keeps_the_good_total_inside_the_windows_and_the_
     for seconds in (6, 14.9):
         clock.now = fetched_at + seconds
         answer = await totals.current()
-        assert (answer.via, answer.fetched.total) == ("stale", 1)
+        assert (answer.how_answered, answer.fetched.total) == ("stale", 1)
         await asyncio.sleep(0.01)  # the refresh fails meanwhile
     assert source.fetches == 3
     clock.now = fetched_at + 15.1  # past both windows: the request waits for a fetch, and gets its error
@@ -222,4 +222,4 @@ async def test_an_open_breaker_starts_no_refresh_and_the_stale_total_is_still_an
     await totals.current()
     await asyncio.sleep(0.01)  # refresh 2 fails: the breaker opens
     answer = await totals.current()
-    assert (answer.via, answer.fetched.total, source.fetches) == ("stale", 1, 2)
+    assert (answer.how_answered, answer.fetched.total, source.fetches) == ("stale", 1, 2)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.numbers.errors import BackendDataError
-from app.numbers.exact_sum import MIN_EXPONENT, Decimals, ExactSum, Number
+from app.numbers.exact_sum import MIN_EXPONENT, PartialSum, ExactSum, Number
 from app.numbers.json_array import MAX_ITEM_BYTES, NumberArrayParser
 
 # Each hazard body is as slow as this many plain bodies of its size at most. Measured: up to
@@ -54,7 +54,7 @@ def test_zero_with_any_exponent(item: str) -> None:
 
 def test_zero_exponent_never_computed() -> None:
     """A zero's exponent would be a billion-digit power if it were computed."""
-    chunk = Decimals()
+    chunk = PartialSum()
     chunk.add_decimal(0, 10**18)
     chunk.add_decimal(0, -(10**18))
     assert (chunk.integers, chunk.by_exponent, chunk.count, chunk.is_float) == (0, {}, 2, True)
