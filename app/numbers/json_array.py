@@ -35,9 +35,9 @@ from app.numbers.exact_sum import (
     FLOAT_MAX_DIGITS,
     MIN_EXPONENT,
     Chunk,
-    PartialSum,
     FloatRangeError,
     IntArray,
+    PartialSum,
     check_decimal,
 )
 

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from app.numbers.exact_sum import (
     MIN_EXPONENT,
     Chunk,
-    PartialSum,
     ExactSum,
     FloatRangeError,
     Number,
+    PartialSum,
     check_decimal,
     integer_array_sum,
 )

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.numbers.errors import BackendDataError
-from app.numbers.exact_sum import PartialSum, ExactSum, FloatRangeError, Number
+from app.numbers.exact_sum import ExactSum, FloatRangeError, Number, PartialSum
 from app.numbers.json_array import BISECT_BYTES, BULK_BYTES, EXACT_BATCH, MAX_ITEM_BYTES, NumberArrayParser
 
 WHITESPACE = st.text(" \t\n\r", max_size=3)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.numbers.errors import BackendDataError
-from app.numbers.exact_sum import MIN_EXPONENT, PartialSum, ExactSum, Number
+from app.numbers.exact_sum import MIN_EXPONENT, ExactSum, Number, PartialSum
 from app.numbers.json_array import MAX_ITEM_BYTES, NumberArrayParser
 
 # Each hazard body is as slow as this many plain bodies of its size at most. Measured: up to
