@@ -31,9 +31,9 @@ from bench.freshness import freshness
 from bench.load import LoadResult, bare_transfer, concurrent, percentile, sequential
 from bench.memory import PeakRss
 from bench.probe import Probe
+from bench.processes import ServerProcess, reference_backend
 from bench.soak import soak
 from bench.telemetry_cost import telemetry_cost
-from tests.processes import ServerProcess, reference_backend
 
 SERVER_CPUS = {0}
 LOAD_CPUS = {1}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.load import LoadResult, bare_transfer, percentile, sequential
 from bench.probe import Probe
-from tests.processes import ServerProcess, reference_backend
+from bench.processes import ServerProcess, reference_backend
 
 REQUESTS = 10
 BOMB_PROBLEM = (

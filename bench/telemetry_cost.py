@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench.load import LoadResult, concurrent, percentile
 from bench.probe import Probe
-from tests.processes import service
+from bench.processes import service
 
 HEALTHY = b'{"status":"ok"}'
 OFF = {"METRICS": "off", "ACCESS_LOG": "off"}

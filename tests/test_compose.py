@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from app.config import Config
-from tests.processes import PROJECT
+from bench.processes import PROJECT
 
 INSTANCES = ["total-service-1", "total-service-2", "total-service-3"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import PROJECT
+from bench.processes import PROJECT
 
 FAKE_DOCKER = """#!/bin/sh
 echo "docker $*" >> "$CALLS"

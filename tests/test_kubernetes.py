@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from app.config import Config
-from tests.processes import PROJECT
+from bench.processes import PROJECT
 
 MANIFESTS = PROJECT / "deploy" / "kubernetes"
 

@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.processes import LOOPBACK, PROJECT, ServerProcess, free_port, reference_backend
+from bench.processes import LOOPBACK, PROJECT, ServerProcess, free_port, reference_backend
 
 pytestmark = pytest.mark.cluster
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import service
+from bench.processes import service
 
 pytestmark = pytest.mark.contract
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import LOOPBACK, PROJECT, ServerProcess, free_port, service
+from bench.processes import LOOPBACK, PROJECT, ServerProcess, free_port, service
 
 pytestmark = pytest.mark.prometheus
 

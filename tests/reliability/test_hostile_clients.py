@@ -14,7 +14,7 @@ import pytest
 
 from app.serve import KEEP_ALIVE_SECONDS
 from app.web.request_limits import MAX_HEADERS
-from tests.processes import LOOPBACK, ServerProcess, service
+from bench.processes import LOOPBACK, ServerProcess, service
 
 pytestmark = pytest.mark.reliability
 
