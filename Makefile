@@ -27,19 +27,22 @@ CHROMIUM := /usr/bin/chromium
 HAPROXY := /usr/sbin/haproxy
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run backend test lint typecheck pytest reliability-test cluster-test prometheus-check browser-test contract-test bench soak bench-smoke fuzz mutation container-test compose-test setup-check clean
+.PHONY: help run backend test lint typecheck pytest reliability-test cluster-test prometheus-check browser-test contract-test bench soak bench-smoke fuzz mutation container-test compose-test setup-check clean
 
-run: $(VENV)/.synced
+help: ## this list: each target and what it needs beyond Python 3.11
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "%-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+run: $(VENV)/.synced ## serve the service on 127.0.0.1:5000
 	$(PY) -m app
 
 # The reference numbers backend on 127.0.0.1:5001; in another shell:
 # NUMBERS_API_URL=http://127.0.0.1:5001/numbers make run
-backend: $(VENV)/.synced
+backend: $(VENV)/.synced ## the reference numbers backend on 127.0.0.1:5001
 	$(PY) -m app.reference_backend --port 5001
 
-test: lint typecheck pytest
+test: lint typecheck pytest ## lint, mypy --strict and pytest: what Travis runs
 
-lint: $(VENV)/.synced
+lint: $(VENV)/.synced ## ruff, and the deployment files' linters and schemas
 	$(PY) -m ruff check app tests bench
 	$(PY) -m ruff format --check app tests bench
 	$(PY) -m check_jsonschema --builtin-schema vendor.travis .travis.yml
@@ -48,44 +51,44 @@ lint: $(VENV)/.synced
 	$(VENV)/bin/yamllint --strict .
 	$(VENV)/bin/kubernetes-validate --strict --quiet deploy/kubernetes/*.yaml
 
-typecheck: $(VENV)/.synced
+typecheck: $(VENV)/.synced ## mypy --strict over app, tests and bench
 	$(PY) -m mypy
 
-pytest: $(VENV)/.synced
+pytest: $(VENV)/.synced ## the tests that need no system package
 	$(PY) -m pytest
 
 # A real Prometheus scrapes the service; promtool checks the exposition and the alert rules.
-prometheus-check: $(VENV)/.synced $(PROMETHEUS)
+prometheus-check: $(VENV)/.synced $(PROMETHEUS) ## a real Prometheus scrapes the service; promtool (Debian: prometheus)
 	promtool check config deploy/prometheus/prometheus.yml
 	promtool check rules deploy/prometheus/alerts.yml
 	cd deploy/prometheus && promtool test rules alerts.test.yml
 	$(PY) -m pytest -m prometheus tests/prometheus
 
 # schemathesis, every check, against a real python -m app and its /openapi.json.
-contract-test: $(VENV)/.synced
+contract-test: $(VENV)/.synced ## schemathesis against a live service
 	$(PY) -m pytest -m contract tests/contract
 
 # /docs in Debian's headless Chromium, driven by Playwright (no browser download).
-browser-test: $(VENV)/.synced $(CHROMIUM)
+browser-test: $(VENV)/.synced $(CHROMIUM) ## /docs in headless Chromium (Debian: chromium)
 	$(PY) -m pytest -m browser tests/browser
 
 # Three instances behind Debian's HAProxy (deploy/haproxy/haproxy.cfg), under load: a
 # rolling restart and a killed instance (a minute and a half).
-cluster-test: $(VENV)/.synced $(HAPROXY)
+cluster-test: $(VENV)/.synced $(HAPROXY) ## three instances behind HAProxy under load (Debian: haproxy)
 	$(PY) -m pytest -m cluster tests/cluster -rP
 
 # Load, faults and hostile clients against real processes (a minute; thousands of connections).
-reliability-test: $(VENV)/.synced
+reliability-test: $(VENV)/.synced ## load, faults and hostile clients against real processes
 	$(PY) -m pytest -m reliability tests/reliability
 
 # The benchmark, and a few seconds of it on small lists with every total checked (CI).
-bench: $(VENV)/.synced $(WRK)
-	$(PY) -m bench
+bench: $(VENV)/.synced $(WRK) ## the benchmark, into docs/benchmark.md (Debian: wrk; ~20 min)
+	$(PY) -m bench --record docs/benchmark.md
 
-soak: $(VENV)/.synced $(WRK)
+soak: $(VENV)/.synced $(WRK) ## 100,000 requests on each backend (Debian: wrk)
 	$(PY) -m bench --part soak
 
-bench-smoke: $(VENV)/.synced $(WRK)
+bench-smoke: $(VENV)/.synced $(WRK) ## a few seconds of the benchmark, every total checked (Debian: wrk)
 	$(PY) -m bench --smoke
 
 # The parser and exact sum under atheris, coverage-guided, for FUZZ_SECONDS, from the seeds
@@ -94,7 +97,7 @@ bench-smoke: $(VENV)/.synced $(WRK)
 # keep the process at 37 MB) and would reach libFuzzer's 2 GB limit within minutes.
 FUZZ_SECONDS ?= 600
 FUZZ_FLAGS := -max_total_time=60 -max_len=16384 -timeout=10 -dict=tests/fuzz/numbers.dict -artifact_prefix=.fuzz/
-fuzz: $(VENV)/.synced
+fuzz: $(VENV)/.synced ## the parser under atheris for FUZZ_SECONDS
 	@mkdir -p .fuzz/corpus
 	@for session in $$(seq $$(( ($(FUZZ_SECONDS) + 59) / 60 ))); do \
 	  $(PY) -m tests.fuzz.parser $(FUZZ_FLAGS) .fuzz/corpus tests/fuzz/corpus > .fuzz/session.log 2>&1 \
@@ -103,21 +106,21 @@ fuzz: $(VENV)/.synced
 	done
 
 # Mutation testing of the core modules (minutes; not part of `make test`).
-mutation: $(VENV)/.synced
+mutation: $(VENV)/.synced ## mutation testing of the core modules (~20 min)
 	rm -rf mutants
 	$(VENV)/bin/mutmut run --max-children 2 || true
 	$(VENV)/bin/mutmut results
 
-container-test:
+container-test: ## build and check the image with podman (Debian: podman; root)
 	bash .ci/container-check
 
 # compose.yaml up with podman-compose: the exact total through HAProxy, Prometheus sees every
 # instance (installs podman and its dnsname plugin; needs root, as container-test does).
-compose-test: $(VENV)/.synced
+compose-test: $(VENV)/.synced ## compose.yaml up with podman-compose (Debian: podman; root)
 	bash .ci/compose-check
 
 # The two set-up commands from a fresh clone, with a virtualenv active (as on Travis).
-setup-check:
+setup-check: ## make test and make run from a fresh clone in a virtualenv
 	bash .ci/setup-check
 
 $(PIPENV):
@@ -144,5 +147,5 @@ $(VENV)/.synced: Pipfile.lock | $(PIPENV)
 	$(PIPENV) sync --dev
 	touch $@
 
-clean:
-	rm -rf $(TOOLS) $(VENV) mutants
+clean: ## remove .tools, .venv and the fuzzer's and mutmut's files
+	rm -rf $(TOOLS) $(VENV) mutants .fuzz

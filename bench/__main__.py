@@ -15,8 +15,11 @@ traffic stays on 127.0.0.1. `--smoke` runs briefly on small lists, for CI.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
+import platform
 import sys
 import tempfile
 from collections.abc import Callable
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
+from typing import TextIO
 
 from app.reference_backend import KINDS
 from bench.compressed import compressed
@@ -275,15 +279,44 @@ PARTS: dict[str, Callable[[Path, bool], list[LoadResult]]] = {
 }
 
 
+class Tee(io.TextIOBase):
+    """Writes to each of `streams`."""
+
+    def __init__(self, *streams: TextIO) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
+
+
+def machine() -> str:
+    """The machine the figures come from, as /proc/cpuinfo and the interpreter tell it."""
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
+    model = models[0] if models else platform.processor() or "an unnamed CPU"
+    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="a few seconds on small lists")
     parser.add_argument(
         "--part", action="append", choices=PARTS, help="run only this part (repeatable; default: all)"
     )
+    parser.add_argument("--record", type=Path, help="also write the figures to this Markdown file")
     args = parser.parse_args()
     os.sched_setaffinity(0, LOAD_CPUS)
-    with tempfile.TemporaryDirectory(prefix="bench-") as log_dir:
+    command = (
+        "python -m bench" + "".join(f" --part {part}" for part in args.part or ()) + " --smoke" * args.smoke
+    )
+    with contextlib.ExitStack() as stack:
+        if args.record:
+            record = stack.enter_context(args.record.open("w"))
+            record.write(f"# Benchmark figures\n\nWritten by `{command}` on {machine()}.\n")
+            stack.enter_context(contextlib.redirect_stdout(Tee(sys.stdout, record)))
+        log_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-"))
         results = [result for part in args.part or PARTS for result in PARTS[part](Path(log_dir), args.smoke)]
     return 1 if any(result.errors or result.wrong_totals for result in results) else 0
 
