@@ -1,8 +1,8 @@
 """Handing the event loop back during a fetch: work on one fetch never holds it for long.
 
 Chunks and decoded pieces may be ready without waiting on I/O (a fast backend, a body that
-decompresses far), so the work on them hands the loop back itself. docs/design.md has the
-measurements behind each constant.
+decompresses far), so the work on them hands the loop back itself (docs/design.md, "Hand the
+loop back", has the measurements behind each constant).
 """
 
 from __future__ import annotations

@@ -11,12 +11,8 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-# Callers are woken one at a time, this many turns of the event loop apart. Answering a
-# caller costs the server about half a millisecond; waking hundreds in one turn would keep
-# every other request (health checks, new connections) waiting behind all of them, and
-# even one per turn leaves them little room. Measured with bench/'s probe under 500
-# clients: p99 71 ms (max 282 ms) waking all at once, 12 ms one per turn, 9 ms two turns
-# apart; under 50 clients, 7.5 ms one per turn, 4.7 ms two turns apart.
+# Callers are woken one at a time, this many turns of the event loop apart: waking hundreds
+# in one turn keeps every other request waiting behind them (docs/design.md, "Paced wake-ups").
 TURNS_BETWEEN_WAKE_UPS = 2
 
 
@@ -35,9 +31,7 @@ class SingleFlight(Generic[T]):
     ) -> None:
         self._work = work
         # Pacing the wake-ups must not keep a caller waiting past `patience` seconds from
-        # the run's start (the service's deadline): then the rest are woken at once. Under
-        # 200 clients looping on instant 503s, the loop's turns were long and a caller every
-        # two turns kept the last ones waiting 3.6 s past a 1 s deadline.
+        # the run's start (the service's deadline): then the rest are woken at once.
         self._patience = patience
         self._clock = clock
         # The callers of the run in progress; None when no run is in progress.
