@@ -124,6 +124,7 @@ setup-check: ## make test and make run from a fresh clone in a virtualenv
 	bash .ci/setup-check
 
 $(PIPENV):
+	@echo "First run: installing pipenv into $(TOOLS)/, then the locked dependencies into $(VENV)/ (most of a minute)"
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet pipenv==$(PIPENV_VERSION)
 
