@@ -28,14 +28,16 @@ def haproxy_check_seconds() -> float:
     return int(match.group(1)) * int(match.group(2))
 
 
-def test_every_instance_drains_longer_than_haproxy_takes_to_notice() -> None:
+def test_drain_outlasts_haproxy_check() -> None:
+    """Every instance drains for longer than HAProxy takes to notice."""
     services = compose()["services"]
     for name in INSTANCES:
         config = Config.from_env(services[name]["environment"])
         assert config.drain_seconds > haproxy_check_seconds()
 
 
-def test_haproxy_and_prometheus_name_the_three_instances() -> None:
+def test_three_instances_named() -> None:
+    """HAProxy and Prometheus name the three instances."""
     services = compose()["services"]
     assert [name for name in services if name.startswith("total-service-")] == INSTANCES
     environment = services["haproxy"]["environment"]
@@ -45,6 +47,7 @@ def test_haproxy_and_prometheus_name_the_three_instances() -> None:
     assert job["static_configs"][0]["targets"] == [f"{name}:5000" for name in INSTANCES]
 
 
-def test_published_ports_are_on_loopback_only() -> None:
+def test_ports_on_loopback_only() -> None:
+    """Published ports are on loopback only."""
     for service in compose()["services"].values():
         assert all(port.startswith("127.0.0.1:") for port in service.get("ports", []))

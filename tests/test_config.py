@@ -62,7 +62,8 @@ def test_every_variable_is_read() -> None:
     )
 
 
-def test_a_bearer_token_is_read_and_kept_out_of_the_repr() -> None:
+def test_token_kept_out_of_repr() -> None:
+    """A bearer token is read and kept out of the repr."""
     config = Config.from_env({"NUMBERS_API_TOKEN": "abc.DEF-123_~+/=="})
     assert config.numbers_api_token == "abc.DEF-123_~+/=="
     assert "abc.DEF" not in repr(config)
@@ -70,7 +71,8 @@ def test_a_bearer_token_is_read_and_kept_out_of_the_repr() -> None:
 
 
 @pytest.mark.parametrize("token", ["two words", "a\nb", "=first", 'quote"d'])
-def test_a_malformed_token_is_refused_without_being_quoted(token: str) -> None:
+def test_malformed_token_not_quoted(token: str) -> None:
+    """A malformed token is refused without being quoted."""
     with pytest.raises(ConfigError) as raised:
         Config.from_env({"NUMBERS_API_TOKEN": token})
     assert str(raised.value) == (
@@ -88,17 +90,20 @@ def test_a_host_is_a_name_or_an_address(host: str) -> None:
     ("host", "bind"),
     [("127.0.0.1", "127.0.0.1:5000"), ("::1", "[::1]:5000"), ("localhost", "localhost:5000")],
 )
-def test_hypercorn_binds_the_host_with_ipv6_addresses_in_brackets(host: str, bind: str) -> None:
+def test_ipv6_bind_in_brackets(host: str, bind: str) -> None:
+    """Hypercorn binds the host with IPv6 addresses in brackets."""
     assert hypercorn_config(Config(host=host)).bind == [bind]
 
 
-def test_by_default_a_fetch_ends_within_the_grace_period() -> None:
+def test_default_fetch_within_grace() -> None:
+    """By default a fetch ends within the grace period."""
     # A fetch under way at SIGTERM then ends, with a total or a 504, before the server stops.
     config = Config()
     assert config.numbers_api_timeout < config.graceful_timeout
 
 
-def test_an_empty_url_means_the_simulated_backend() -> None:
+def test_empty_url_means_simulated() -> None:
+    """An empty URL means the simulated backend."""
     assert Config.from_env({"NUMBERS_API_URL": ""}).numbers_api_url is None
 
 
@@ -141,7 +146,8 @@ def test_an_empty_url_means_the_simulated_backend() -> None:
         ("ACCESS_LOG", "1", "on or off"),
     ],
 )
-def test_a_bad_value_names_the_variable_and_what_it_expects(name: str, value: str, expected: str) -> None:
+def test_bad_value_names_variable(name: str, value: str, expected: str) -> None:
+    """A bad value names the variable and what it expects."""
     with pytest.raises(ConfigError) as raised:
         Config.from_env({name: value})
     assert str(raised.value) == f"{name} must be {expected}, got {value!r}"
@@ -179,11 +185,13 @@ def test_a_bad_value_names_the_variable_and_what_it_expects(name: str, value: st
         ("ACCESS_LOG", "off", "access_log", False),
     ],
 )
-def test_values_at_the_edges_of_what_is_accepted(name: str, value: str, field: str, expected: object) -> None:
+def test_values_at_the_edges(name: str, value: str, field: str, expected: object) -> None:
+    """Values at the edges of what is accepted."""
     assert getattr(Config.from_env({name: value}), field) == expected
 
 
-def test_the_process_environment_is_read_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reads_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process environment is read by default."""
     monkeypatch.setenv("PORT", "8123")
     assert Config.from_env().port == 8123
 
@@ -206,7 +214,8 @@ def test_a_password_in_a_url_is_shown_masked(url: str, shown: str) -> None:
     assert masked_url(url) == shown
 
 
-def test_a_low_soft_limit_on_open_files_is_raised_within_the_hard_one() -> None:
+def test_low_open_files_limit_raised() -> None:
+    """A low soft limit on open files is raised, within the hard one."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))

@@ -66,7 +66,8 @@ def calls(env: dict[str, str]) -> list[str]:
     return Path(env["CALLS"]).read_text().splitlines()
 
 
-def test_deploy_pushes_the_image_and_rolls_it_out_with_arguments_the_cli_accepts(tmp_path: Path) -> None:
+def test_deploy_pushes_and_rolls_out(tmp_path: Path) -> None:
+    """.ci/deploy pushes the image and rolls it out, with arguments the CLI accepts."""
     env = fake_tools(tmp_path, docker=FAKE_DOCKER, cf=FAKE_CF)
     result = run(".ci/deploy", {**env, **SETTINGS, "CF_COMMAND": "cf"})
     assert result.returncode == 0, result.stderr
@@ -111,7 +112,8 @@ def test_deploy_takes_the_route_it_is_given(tmp_path: Path) -> None:
     assert any("--var route=totals.example.org " in line for line in calls(env))
 
 
-def test_deploy_refuses_a_cf_cli_that_does_not_match_its_checksum(tmp_path: Path) -> None:
+def test_deploy_checks_cf_cli_checksum(tmp_path: Path) -> None:
+    """.ci/deploy refuses a cf CLI that does not match its checksum."""
     fake_curl = '#!/bin/sh\nwhile [ "$1" != -o ]; do shift; done\necho "not the cf CLI" > "$2"\n'
     env = fake_tools(tmp_path, docker=FAKE_DOCKER, curl=fake_curl)
     result = run(".ci/deploy", {**env, **SETTINGS})
@@ -127,16 +129,16 @@ def test_deploy_refuses_a_cf_cli_that_does_not_match_its_checksum(tmp_path: Path
         ("registry.example.com:5000/total-service", ["registry.example.com:5000", "docker.io"]),
     ],
 )
-def test_docker_login_reaches_the_image_registry_and_docker_hub(
-    tmp_path: Path, image: str, logins: list[str]
-) -> None:
+def test_docker_login_both_registries(tmp_path: Path, image: str, logins: list[str]) -> None:
+    """.ci/docker-login reaches the image registry and Docker Hub."""
     env = fake_tools(tmp_path, docker=FAKE_DOCKER)
     result = run(".ci/docker-login", {**env, **SETTINGS, "DOCKER_IMAGE": image})
     assert result.returncode == 0, result.stderr
     assert [line.split()[-1] for line in calls(env) if line.startswith("docker login")] == logins
 
 
-def test_pipenv_is_pinned_to_one_version_in_the_makefile_and_the_dockerfile() -> None:
+def test_pipenv_version_pinned() -> None:
+    """Pipenv is pinned to one version in the Makefile and the Dockerfile."""
     makefile = re.search(r"^PIPENV_VERSION := (\S+)$", (PROJECT / "Makefile").read_text(), re.MULTILINE)
     dockerfile = re.search(r"^ARG PIPENV_VERSION=(\S+)$", (PROJECT / "Dockerfile").read_text(), re.MULTILINE)
     assert makefile is not None

@@ -28,13 +28,15 @@ def service_config() -> Config:
     return Config.from_env({variable["name"]: variable["value"] for variable in container["env"]})
 
 
-def test_the_drain_and_the_grace_period_end_before_kubernetes_kills_the_pod() -> None:
+def test_drain_ends_before_kill() -> None:
+    """The drain and the grace period end before Kubernetes kills the pod."""
     config = service_config()
     assert config.drain_seconds > 0
     assert config.drain_seconds + config.graceful_timeout < pod_spec()["terminationGracePeriodSeconds"]
 
 
-def test_a_draining_pod_fails_its_readiness_probe_within_the_drain() -> None:
+def test_draining_pod_fails_readiness() -> None:
+    """A draining pod fails its readiness probe within the drain."""
     (container,) = pod_spec()["containers"]
     readiness = container["readinessProbe"]
     assert readiness["httpGet"]["path"] == "/readyz"
@@ -42,7 +44,8 @@ def test_a_draining_pod_fails_its_readiness_probe_within_the_drain() -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
 
 
-def test_three_locked_down_instances_within_256_mib() -> None:
+def test_three_locked_down_instances() -> None:
+    """Three locked-down instances, within 256 MiB."""
     deployment = manifest("deployment.yaml")
     assert deployment["spec"]["replicas"] == 3
     (container,) = pod_spec()["containers"]
@@ -54,7 +57,8 @@ def test_three_locked_down_instances_within_256_mib() -> None:
     assert security["capabilities"]["drop"] == ["ALL"]
 
 
-def test_prometheus_is_told_where_the_metrics_are() -> None:
+def test_prometheus_finds_metrics() -> None:
+    """Prometheus is told where the metrics are."""
     annotations = manifest("deployment.yaml")["spec"]["template"]["metadata"]["annotations"]
     (container,) = pod_spec()["containers"]
     assert annotations["prometheus.io/scrape"] == "true"
@@ -62,7 +66,8 @@ def test_prometheus_is_told_where_the_metrics_are() -> None:
     assert int(annotations["prometheus.io/port"]) == container["ports"][0]["containerPort"] == Config().port
 
 
-def test_the_service_budget_and_autoscaler_select_the_deployment() -> None:
+def test_selectors_match_deployment() -> None:
+    """The service, budget and autoscaler select the deployment."""
     labels = manifest("deployment.yaml")["spec"]["template"]["metadata"]["labels"]
     assert manifest("service.yaml")["spec"]["selector"] == labels
     assert manifest("pod-disruption-budget.yaml")["spec"]["selector"]["matchLabels"] == labels

@@ -39,7 +39,8 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-def test_the_docs_page_runs_total_and_shows_the_exact_total(server: ServerProcess, browser: Browser) -> None:
+def test_runs_total_and_shows_it(server: ServerProcess, browser: Browser) -> None:
+    """The docs page runs /total and shows the exact total."""
     page = browser.new_page()
     requested: list[str] = []
 
@@ -59,7 +60,8 @@ def test_the_docs_page_runs_total_and_shows_the_exact_total(server: ServerProces
     assert hosts == {f"{HOST}:{server.port}"}
 
 
-def test_the_docs_page_shows_every_route(server: ServerProcess, browser: Browser) -> None:
+def test_shows_every_route(server: ServerProcess, browser: Browser) -> None:
+    """The docs page shows every route."""
     page = browser.new_page()
     page.goto(server.url + "/docs")
     for path in ("/total", "/healthz", "/metrics"):

@@ -191,7 +191,9 @@ async def test_a_rolling_restart_loses_no_request(cluster: Cluster) -> None:
     assert_one_fetch_at_a_time_per_instance(cluster)
 
 
-async def test_a_killed_instance_fails_no_request_haproxy_can_send_again(cluster: Cluster) -> None:
+async def test_kill_fails_no_retriable_request(cluster: Cluster) -> None:
+    """A killed instance fails no request that HAProxy can send again."""
+
     def kill_one() -> None:
         time.sleep(5)
         cluster.instances[2].process.kill()

@@ -65,7 +65,8 @@ async def test_404_and_405_are_problem_json(server: ServerProcess) -> None:
     assert b"<html" not in body.lower()
 
 
-async def test_one_access_log_line_per_request_on_stdout(server: ServerProcess) -> None:
+async def test_access_log_on_stdout(server: ServerProcess) -> None:
+    """One access log line per request, on stdout."""
     agent = f"access-log-test-{uuid.uuid4()}"
     async with (
         aiohttp.ClientSession(headers={"User-Agent": agent}) as session,
@@ -82,7 +83,8 @@ async def test_one_access_log_line_per_request_on_stdout(server: ServerProcess) 
     assert '"GET /healthz 1.1" 200' in lines[0]
 
 
-async def test_json_logs_trace_each_request_to_the_fetch_it_shared(tmp_path: Path) -> None:
+async def test_json_logs_trace_shared_fetch(tmp_path: Path) -> None:
+    """JSON logs trace each request to the fetch it shared."""
     env = {"LOG_FORMAT": "json", "NUMBERS_API_DELAY": "0.5", "NUMBERS_API_COUNT": "1000"}
     with service(env, tmp_path) as process:
         async with aiohttp.ClientSession() as session:
@@ -124,7 +126,8 @@ async def test_json_logs_trace_each_request_to_the_fetch_it_shared(tmp_path: Pat
     assert [(r["route"], r["status"], r["fetch_id"]) for r in lost] == [("unmatched", 404, None)]
 
 
-async def test_metrics_and_the_access_log_can_be_switched_off(tmp_path: Path) -> None:
+async def test_metrics_and_access_log_off(tmp_path: Path) -> None:
+    """Metrics and the access log can be switched off."""
     env = {"METRICS": "off", "ACCESS_LOG": "off", "NUMBERS_API_DELAY": "0", "NUMBERS_API_COUNT": "10"}
     with service(env, tmp_path) as process:
         assert (await get(process.url + "/metrics"))[0] == 404
@@ -133,7 +136,8 @@ async def test_metrics_and_the_access_log_can_be_switched_off(tmp_path: Path) ->
     assert process.stdout() == ""
 
 
-async def test_concurrent_requests_share_one_backend_fetch(tmp_path: Path) -> None:
+async def test_requests_share_one_fetch(tmp_path: Path) -> None:
+    """Concurrent requests share one backend fetch."""
     with service({"NUMBERS_API_DELAY": "1.0", "NUMBERS_API_COUNT": "1000"}, tmp_path) as process:
         async with aiohttp.ClientSession() as session:
 
@@ -148,7 +152,8 @@ async def test_concurrent_requests_share_one_backend_fetch(tmp_path: Path) -> No
     assert process.stderr().count("fetching numbers") == 1
 
 
-async def test_with_a_max_age_a_total_is_reused_and_revalidated_with_304(tmp_path: Path) -> None:
+async def test_total_reused_and_revalidated(tmp_path: Path) -> None:
+    """With a max age, a total is reused and revalidated with 304."""
     env = {"NUMBERS_API_COUNT": "1000", "TOTAL_MAX_AGE": "60"}
     with service(env, tmp_path) as process:
         status, headers, body = await get(process.url + "/total")
@@ -162,7 +167,8 @@ async def test_with_a_max_age_a_total_is_reused_and_revalidated_with_304(tmp_pat
     assert reused_headers["Server-Timing"].endswith("fetch;desc=fresh")
 
 
-async def test_sigterm_lets_requests_in_flight_finish_and_exits_0(tmp_path: Path) -> None:
+async def test_sigterm_finishes_requests(tmp_path: Path) -> None:
+    """SIGTERM lets requests in flight finish, and the service exits 0."""
     process = ServerProcess([sys.executable, "-m", "app"], {"NUMBERS_API_DELAY": "1.0"}, tmp_path)
     try:
         async with aiohttp.ClientSession() as session:
@@ -183,9 +189,10 @@ async def test_sigterm_lets_requests_in_flight_finish_and_exits_0(tmp_path: Path
     assert exit_code == 0
 
 
-async def test_sigterm_with_drain_seconds_fails_readiness_while_every_request_is_still_served(
+async def test_sigterm_drain_fails_readiness(
     tmp_path: Path,
 ) -> None:
+    """With drain seconds, SIGTERM fails readiness while every request is still served."""
     process = ServerProcess(
         [sys.executable, "-m", "app"], {"NUMBERS_API_DELAY": "1.0", "DRAIN_SECONDS": "60"}, tmp_path
     )
@@ -229,9 +236,8 @@ async def test_sigterm_with_drain_seconds_fails_readiness_while_every_request_is
         ("METRICS", "maybe", "on or off"),
     ],
 )
-def test_a_bad_setting_stops_start_up_with_one_line_naming_it_and_exit_code_2(
-    name: str, value: str, expected: str
-) -> None:
+def test_bad_setting_stops_start_up(name: str, value: str, expected: str) -> None:
+    """A bad setting stops start-up with one line naming it, and exit code 2."""
     result = subprocess.run(
         [sys.executable, "-m", "app"],
         cwd=PROJECT,
@@ -246,7 +252,8 @@ def test_a_bad_setting_stops_start_up_with_one_line_naming_it_and_exit_code_2(
     ]
 
 
-def test_an_address_in_use_stops_start_up_with_one_line_and_exit_code_1(server: ServerProcess) -> None:
+def test_address_in_use_stops_start_up(server: ServerProcess) -> None:
+    """An address in use stops start-up with one line, and exit code 1."""
     result = subprocess.run(
         [sys.executable, "-m", "app"],
         cwd=PROJECT,
@@ -260,9 +267,8 @@ def test_an_address_in_use_stops_start_up_with_one_line_and_exit_code_1(server: 
     assert line.startswith(f"total-service: cannot serve on 127.0.0.1:{server.port}: ")
 
 
-async def test_requests_a_fetch_cannot_answer_before_the_grace_period_ends_get_503(
-    backend: ServerProcess, tmp_path: Path
-) -> None:
+async def test_grace_period_ends_in_503(backend: ServerProcess, tmp_path: Path) -> None:
+    """Requests a fetch cannot answer before the grace period ends get 503."""
     # The backend stalls mid-body for a minute; the deadline (30 s) outlasts the grace period (2 s).
     env = {
         "NUMBERS_API_URL": backend.url + "/faults/slow?seconds=60",
@@ -298,16 +304,16 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]
         yield process
 
 
-async def test_total_from_the_reference_backend_process(backend: ServerProcess, tmp_path: Path) -> None:
+async def test_total_from_reference_backend(backend: ServerProcess, tmp_path: Path) -> None:
+    """The total from the reference backend, running as a process."""
     with service({"NUMBERS_API_URL": backend.url + "/numbers"}, tmp_path) as process:
         status, headers, body = await get(process.url + "/total")
     assert (status, headers["Content-Type"]) == (200, "application/json")
     assert body.strip() == b'{"total":%d}' % FULL_TOTAL
 
 
-async def test_a_faulty_backend_gets_a_502_and_the_service_keeps_serving(
-    backend: ServerProcess, tmp_path: Path
-) -> None:
+async def test_faulty_backend_gets_502(backend: ServerProcess, tmp_path: Path) -> None:
+    """A faulty backend gets a 502, and the service keeps serving."""
     with service({"NUMBERS_API_URL": backend.url + "/faults/not-a-number"}, tmp_path) as process:
         first = await get(process.url + "/total")
         health = await get(process.url + "/healthz")
@@ -328,9 +334,10 @@ async def test_a_faulty_backend_gets_a_502_and_the_service_keeps_serving(
         ("/json?body=%5B1,2%5D&encoding=xyz", 502),
     ],
 )
-async def test_sigterm_ends_the_service_in_time_after_a_hostile_body(
+async def test_sigterm_after_hostile_body(
     backend: ServerProcess, tmp_path: Path, path: str, status: int
 ) -> None:
+    """SIGTERM ends the service in time after a hostile body."""
     env = {
         "NUMBERS_API_URL": backend.url + path,
         "NUMBERS_API_MAX_BYTES": str(2**40),
@@ -358,9 +365,10 @@ async def test_sigterm_ends_the_service_in_time_after_a_hostile_body(
         (b"GET /total HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n", 431),
     ],
 )
-async def test_hypercorn_answers_malformed_http_itself_with_an_empty_body(
+async def test_hypercorn_answers_malformed_http(
     server: ServerProcess, request_bytes: bytes, status: int
 ) -> None:
+    """Hypercorn answers malformed HTTP itself, with an empty body."""
     # The request never reaches the app, so it is not problem+json (README, "Errors").
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     writer.write(request_bytes)

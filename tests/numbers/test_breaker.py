@@ -14,7 +14,8 @@ class Clock:
         return self.now
 
 
-def test_it_opens_after_the_threshold_of_failures_in_a_row_for_the_cooldown() -> None:
+def test_opens_after_threshold() -> None:
+    """It opens after the threshold of failures in a row, for the cooldown."""
     clock = Clock()
     breaker = CircuitBreaker(threshold=3, cooldown=5.0, clock=clock)
     breaker.failed()

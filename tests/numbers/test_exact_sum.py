@@ -70,7 +70,8 @@ def test_an_empty_list_sums_to_integer_zero() -> None:
     assert isinstance(result, int)
 
 
-def test_decimals_are_summed_exactly_and_rounded_once() -> None:
+def test_decimals_rounded_once() -> None:
+    """Decimals are summed exactly and rounded once."""
     assert exact(decimal(1, -1), decimal(2, -1)) == 0.3
     assert exact(decimal(3, -1), decimal(-1, -1), decimal(-2, -1)) == 0.0
     assert exact(decimal(1, 23), integers(-(10**23))) == 0.0
@@ -78,7 +79,8 @@ def test_decimals_are_summed_exactly_and_rounded_once() -> None:
     assert exact(integers(10**30 + 1), decimal(5, -1)) == float(Fraction(10**30 + 1) + Fraction(1, 2))
 
 
-def test_one_decimal_makes_the_result_a_float() -> None:
+def test_one_decimal_makes_a_float() -> None:
+    """One decimal makes the result a float."""
     result = exact(integers(1, 2), decimal(0, 0))
     assert result == 3.0
     assert isinstance(result, float)
@@ -89,7 +91,8 @@ def test_an_exact_zero_is_positive() -> None:
     assert math.copysign(1.0, result) == 1.0
 
 
-def test_a_sum_beyond_the_float_range_is_an_error() -> None:
+def test_beyond_float_range_is_error() -> None:
+    """A sum beyond the float range is an error."""
     with pytest.raises(FloatRangeError):
         exact(decimal(17, 307), decimal(17, 307))
     with pytest.raises(FloatRangeError):
@@ -104,7 +107,8 @@ def test_the_count_covers_every_chunk() -> None:
     assert total.count == 8
 
 
-def test_one_chunks_count_covers_every_way_its_numbers_were_added() -> None:
+def test_chunk_count_covers_every_add() -> None:
+    """One chunk's count covers every way its numbers were added."""
     chunk = integers(1)
     chunk.add_array(np.arange(3, dtype=np.int32))
     chunk.add_bulk(np.array([15, 25], dtype=np.int64), np.array([-1, -1], dtype=np.int64))
@@ -127,9 +131,8 @@ def test_one_chunks_count_covers_every_way_its_numbers_were_added() -> None:
         (10**309, -1, True),  # 10**308, written with a trailing zero
     ],
 )
-def test_check_decimal_accepts_what_rounds_to_a_finite_float(
-    mantissa: int, exponent: int, accepted: bool
-) -> None:
+def test_check_decimal(mantissa: int, exponent: int, accepted: bool) -> None:
+    """check_decimal accepts what rounds to a finite float."""
     digits = len(str(abs(mantissa))) if mantissa else 0
     if accepted:
         check_decimal(mantissa, digits, exponent)
@@ -154,7 +157,7 @@ def test_bulk_decimals_are_exact(pairs: list[tuple[int, int]]) -> None:
     assert chunk.is_float
 
 
-def test_bulk_decimals_at_the_limits_of_int64() -> None:
+def test_bulk_decimals_at_int64_limits() -> None:
     mantissas = np.full(100_000, 10**18 - 1, np.int64)
     scales = np.arange(100_000, dtype=np.int64) % 19
     chunk = PartialSum()
@@ -169,9 +172,8 @@ DECIMAL_TERMS = st.tuples(
 
 
 @given(st.lists(st.lists(DECIMAL_TERMS, max_size=10), max_size=5), st.lists(st.integers(), max_size=5))
-def test_the_result_is_the_float_nearest_the_exact_sum(
-    chunks: list[list[tuple[int, int]]], whole: list[int]
-) -> None:
+def test_result_is_nearest_float(chunks: list[list[tuple[int, int]]], whole: list[int]) -> None:
+    """The result is the float nearest the exact sum."""
     parts = []
     for terms in chunks:
         chunk = PartialSum()

@@ -85,9 +85,10 @@ async def test_exact_sums_through_http(backend: ServerProcess, document: str, ex
         ("/faults/slow?seconds=5", 504, "did not deliver within 0.5 s"),
     ],
 )
-async def test_a_faulty_backend_is_a_problem_naming_the_fault(
+async def test_faulty_backend_names_fault(
     backend: ServerProcess, path: str, status: int, detail: str
 ) -> None:
+    """A faulty backend is a problem naming the fault."""
     got_status, body, content_type = await total_of(backend.url + path, numbers_api_timeout=0.5)
     assert (got_status, content_type) == (status, "application/problem+json")
     assert body["status"] == status
@@ -107,15 +108,15 @@ async def test_a_faulty_backend_is_a_problem_naming_the_fault(
         ("[1.7e308, 1.7e308]", "beyond the range of a float"),
     ],
 )
-async def test_bad_data_is_a_502_naming_what_is_wrong(
-    backend: ServerProcess, document: str, detail: str
-) -> None:
+async def test_bad_data_is_502(backend: ServerProcess, document: str, detail: str) -> None:
+    """Bad data is a 502 naming what is wrong."""
     status, body, _ = await total_of(json_url(backend, document))
     assert status == 502
     assert detail in body["detail"]
 
 
-async def test_an_unreachable_backend_is_retried_then_a_502(caplog: pytest.LogCaptureFixture) -> None:
+async def test_unreachable_retried_then_502(caplog: pytest.LogCaptureFixture) -> None:
+    """An unreachable backend is retried, then a 502."""
     port = free_port()
     status, body, _ = await total_of(f"http://127.0.0.1:{port}/numbers", numbers_api_retries=2)
     assert status == 502
@@ -125,15 +126,15 @@ async def test_an_unreachable_backend_is_retried_then_a_502(caplog: pytest.LogCa
     assert any(f"127.0.0.1:{port}" in r.getMessage() for r in caplog.records)
 
 
-async def test_a_broken_connection_names_no_address_to_the_client(backend: ServerProcess) -> None:
+async def test_broken_connection_hides_address(backend: ServerProcess) -> None:
+    """A broken connection names no address to the client."""
     status, body, _ = await total_of(backend.url + "/faults/drop")
     assert status == 502
     assert body["detail"] == "the connection to the numbers backend broke mid-body"
 
 
-async def test_a_password_in_the_url_is_masked_in_the_log(
-    backend: ServerProcess, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_url_password_masked_in_log(backend: ServerProcess, caplog: pytest.LogCaptureFixture) -> None:
+    """A password in the URL is masked in the log."""
     caplog.set_level(logging.INFO)
     url = backend.url.replace("http://", "http://reader:s3cret-pw@") + "/numbers"
     status, body, _ = await total_of(url)
@@ -151,14 +152,16 @@ def guarded_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
         yield process
 
 
-async def test_the_bearer_token_is_sent_to_the_backend(guarded_backend: ServerProcess) -> None:
+async def test_bearer_token_is_sent(guarded_backend: ServerProcess) -> None:
+    """The bearer token is sent to the backend."""
     status, body, _ = await total_of(guarded_backend.url + "/numbers", numbers_api_token="s3cret-token")
     assert (status, body) == (200, {"total": 499500})
 
 
-async def test_a_refused_token_is_a_502_that_shows_it_nowhere(
+async def test_refused_token_shown_nowhere(
     guarded_backend: ServerProcess, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A refused token is a 502 that shows the token nowhere."""
     caplog.set_level(logging.DEBUG)
     status, body, _ = await total_of(guarded_backend.url + "/numbers", numbers_api_token="wr0ng-token")
     assert status == 502
@@ -181,7 +184,8 @@ async def test_503_answers_are_retried(backend: ServerProcess) -> None:
 
 
 @pytest.mark.parametrize("status", [500, 404, 429])
-async def test_other_error_statuses_are_not_retried(backend: ServerProcess, status: int) -> None:
+async def test_other_statuses_not_retried(backend: ServerProcess, status: int) -> None:
+    """Error statuses other than 503 are not retried."""
     # The backend answers `status` once, then the numbers: a retry would get them.
     url = f"{backend.url}/faults/flaky?fail=1&status={status}&key=not-retried-{status}"
     got, body, _ = await total_of(url, numbers_api_retries=2)
@@ -189,7 +193,8 @@ async def test_other_error_statuses_are_not_retried(backend: ServerProcess, stat
     assert f"answered HTTP {status}" in body["detail"]
 
 
-async def test_retries_give_up_after_numbers_api_retries(backend: ServerProcess) -> None:
+async def test_retries_give_up(backend: ServerProcess) -> None:
+    """Retries give up after NUMBERS_API_RETRIES, and the next request is a fresh fetch."""
     url = f"{backend.url}/faults/flaky?fail=2&key=gave-up"
     async with service(url, numbers_api_retries=1) as (_, client):
         failed = await client.get("/total")
@@ -201,9 +206,8 @@ async def test_retries_give_up_after_numbers_api_retries(backend: ServerProcess)
     assert (recovered.status_code, await recovered.get_json()) == (200, {"total": 45})
 
 
-async def test_the_breaker_answers_503_at_once_while_the_backend_keeps_failing(
-    backend: ServerProcess, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_breaker_answers_503_at_once(backend: ServerProcess, caplog: pytest.LogCaptureFixture) -> None:
+    """The breaker answers 503 at once while the backend keeps failing."""
     caplog.set_level(logging.INFO)
     # Three answers of 500, then the numbers: only a request the breaker lets through gets them.
     url = f"{backend.url}/faults/flaky?fail=3&status=500&key=breaker"
@@ -225,7 +229,8 @@ async def test_the_breaker_answers_503_at_once_while_the_backend_keeps_failing(
     assert any("circuit breaker closed" in m for m in messages)
 
 
-async def test_one_http_session_for_the_server_lifetime(backend: ServerProcess) -> None:
+async def test_one_http_session(backend: ServerProcess) -> None:
+    """One HTTP session for the server's lifetime."""
     async with service(backend.url + "/numbers") as (app, client):
         source = service_of(app).totals.source
         assert isinstance(source, HttpNumbers)
@@ -260,14 +265,18 @@ async def test_compression_ratio_alone_is_no_error(backend: ServerProcess) -> No
 
 
 @pytest.mark.parametrize("encoding", ["xyz", "br", "zstd"])
-async def test_a_coding_not_asked_for_is_a_502_naming_it(backend: ServerProcess, encoding: str) -> None:
+async def test_unasked_coding_is_502(backend: ServerProcess, encoding: str) -> None:
+    """A coding not asked for is a 502 naming it."""
     status, body, _ = await total_of(json_url(backend, "[1,2]") + f"&encoding={encoding}")
     assert status == 502
     assert f"Content-Encoding '{encoding}', which the service did not ask for" in body["detail"]
 
 
-async def test_a_gzip_bomb_is_refused_when_it_crosses_the_limit(backend: ServerProcess) -> None:
-    """2 GiB of spaces in 2 MB: refused at 100 MB, long before a deadline of a minute."""
+async def test_gzip_bomb_refused_at_limit(backend: ServerProcess) -> None:
+    """A gzip bomb is refused when it crosses the limit.
+
+    2 GiB of spaces in 2 MB: refused at 100 MB, long before a deadline of a minute.
+    """
     url = f"{backend.url}/faults/gzip-bomb"
     status, body, _ = await total_of(url, numbers_api_max_bytes=100_000_000, numbers_api_timeout=60)
     assert status == 502

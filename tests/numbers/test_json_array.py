@@ -79,7 +79,8 @@ def total_of(pieces: list[bytes]) -> Number:
 
 
 @given(st.data())
-def test_any_array_cut_anywhere_sums_to_the_exact_reference(data: st.DataObject) -> None:
+def test_any_cut_sums_exactly(data: st.DataObject) -> None:
+    """Any array, cut anywhere, sums to the exact reference."""
     texts = data.draw(NUMBER_TEXTS)
     body = data.draw(documents(texts)).encode()
     pieces = data.draw(cuts(body))
@@ -101,7 +102,8 @@ MALFORMED_NUMBERS = st.sampled_from(["01", "-01", "1.", ".5", "+1", "--1", "1e",
 
 
 @given(st.data())
-def test_a_non_number_item_is_rejected_naming_its_index(data: st.DataObject) -> None:
+def test_non_number_item_rejected(data: st.DataObject) -> None:
+    """A non-number item is rejected, naming its index."""
     texts = data.draw(st.lists(INTEGERS, max_size=10))
     index = data.draw(st.integers(min_value=0, max_value=len(texts)))
     bad = data.draw(st.one_of(BAD_ITEMS, MALFORMED_NUMBERS))
@@ -137,7 +139,8 @@ def test_a_truncated_array_is_rejected(data: st.DataObject) -> None:
         b"[1,,2]",
     ],
 )
-def test_a_body_that_is_not_one_array_of_numbers_is_rejected(body: bytes) -> None:
+def test_not_one_array_is_rejected(body: bytes) -> None:
+    """A body that is not one array of numbers is rejected."""
     with pytest.raises(BackendDataError):
         total_of([body])
 
@@ -177,7 +180,8 @@ def test_a_zero_total_is_positive_zero(body: bytes) -> None:
     assert math.copysign(1.0, result) == 1.0
 
 
-def test_a_sum_beyond_the_float_range_is_an_error() -> None:
+def test_beyond_float_range_is_error() -> None:
+    """A sum beyond the float range is an error."""
     with pytest.raises(FloatRangeError):
         total_of([b"[1.7e308, 1.7e308]"])
 
@@ -191,13 +195,15 @@ def test_a_sum_beyond_the_float_range_is_an_error() -> None:
         ("0.5e-1100", "has a digit finer than 10**-1100"),
     ],
 )
-def test_a_number_outside_the_accepted_range_is_bad_data(item: str, message: str) -> None:
+def test_out_of_range_is_bad_data(item: str, message: str) -> None:
+    """A number outside the accepted range is bad data."""
     with pytest.raises(BackendDataError, match=f"item 1 {re.escape(message)}"):
         total_of([f"[1, {item}]".encode()])
 
 
 @given(st.integers(min_value=1, max_value=10**20), st.integers(min_value=285, max_value=310))
-def test_the_float_range_is_the_range_that_rounds_to_a_finite_float(mantissa: int, exponent: int) -> None:
+def test_float_range_rounds_finite(mantissa: int, exponent: int) -> None:
+    """The float range is the range that rounds to a finite float."""
     text = f"{mantissa}e{exponent - len(str(mantissa))}"
     if math.isfinite(float(text)):
         assert total_of([f"[{text}]".encode()]) == float(text)
@@ -206,7 +212,8 @@ def test_the_float_range_is_the_range_that_rounds_to_a_finite_float(mantissa: in
             total_of([f"[{text}]".encode()])
 
 
-def test_an_endless_item_is_rejected_before_it_fills_memory() -> None:
+def test_endless_item_is_rejected() -> None:
+    """An endless item is rejected before it fills memory."""
     parser = NumberArrayParser()
     list(parser.feed(b"[1, "))
     list(parser.feed(b"9" * MAX_ITEM_BYTES))
@@ -214,7 +221,8 @@ def test_an_endless_item_is_rejected_before_it_fills_memory() -> None:
         parser.feed(b"9")
 
 
-def test_a_long_run_of_whitespace_is_skipped_without_being_kept() -> None:
+def test_long_whitespace_is_skipped() -> None:
+    """A long run of whitespace is skipped without being kept."""
     body = b"[1," + b" " * 200_000 + b"2" + b"\n" * 200_000 + b"]"
     parser = NumberArrayParser()
     total = ExactSum()
@@ -226,12 +234,14 @@ def test_a_long_run_of_whitespace_is_skipped_without_being_kept() -> None:
     assert total.result() == 3
 
 
-def test_whitespace_kept_between_pieces_still_separates_items() -> None:
+def test_kept_whitespace_separates_items() -> None:
+    """Whitespace kept between pieces still separates items."""
     with pytest.raises(BackendDataError, match="item 0 is not a valid JSON number"):
         total_of([b"[1", b"    ", b"2]"])
 
 
-def test_plain_int64_numbers_come_out_as_one_compact_array_per_piece() -> None:
+def test_int64_one_array_per_piece() -> None:
+    """Plain int64 numbers come out as one compact array per piece."""
     chunks = list(NumberArrayParser().feed(b"[1,2,3,4"))
     assert len(chunks) == 1
     assert isinstance(chunks[0], np.ndarray)
@@ -239,7 +249,8 @@ def test_plain_int64_numbers_come_out_as_one_compact_array_per_piece() -> None:
     assert chunks[0].dtype == np.int64
 
 
-def test_a_wide_integer_costs_only_its_own_slow_path() -> None:
+def test_wide_integer_costs_only_itself() -> None:
+    """A wide integer costs only its own slow path."""
     numbers = list(range(5000))
     numbers[2500] = 2**70
     body = ("[" + ",".join(map(str, numbers)) + "]").encode()
@@ -254,7 +265,8 @@ def test_a_wide_integer_costs_only_its_own_slow_path() -> None:
     assert total.result() == sum(numbers)
 
 
-def test_short_decimals_are_parsed_in_bulk_with_their_scales() -> None:
+def test_short_decimals_in_bulk() -> None:
+    """Short decimals are parsed in bulk, with their scales."""
     texts = ["0.5", "-12.25", "3", "0.000123", "-0.0", "123456789.123456789"]
     chunks = list(NumberArrayParser().feed(("[" + ",".join(texts) + "]").encode()))
     assert len(chunks) == 1
@@ -266,7 +278,8 @@ def test_short_decimals_are_parsed_in_bulk_with_their_scales() -> None:
     assert chunk.by_exponent == {-1: 5, -2: -1225, -6: 123, -9: 123456789123456789}
 
 
-def test_a_body_of_slow_items_comes_in_small_chunks() -> None:
+def test_slow_items_in_small_chunks() -> None:
+    """A body of slow items comes in small chunks."""
     # Every item needs the exact parser: it hands over at most EXACT_BATCH at a time, so
     # that the event loop gets a turn between batches.
     texts = [f"{n}.00000000000000000001" for n in range(1, 3 * EXACT_BATCH + 8)]  # 21 digits or more
@@ -277,7 +290,8 @@ def test_a_body_of_slow_items_comes_in_small_chunks() -> None:
     assert max(counts) == EXACT_BATCH
 
 
-def test_a_long_piece_of_decimals_is_parsed_in_parts() -> None:
+def test_long_piece_parsed_in_parts() -> None:
+    """A long piece of decimals is parsed in parts."""
     body = ("[" + ",".join(["0.25"] * 20_000) + "]").encode()  # 100 KB
     chunks = list(NumberArrayParser().feed(body))
     counts = [chunk.count for chunk in chunks if isinstance(chunk, PartialSum)]
@@ -292,7 +306,8 @@ def test_the_iterator_parses_lazily() -> None:
         list(chunks)
 
 
-def test_integers_beyond_pythons_digit_limit_are_summed_exactly() -> None:
+def test_beyond_digit_limit_is_exact() -> None:
+    """Integers beyond Python's digit limit are summed exactly."""
     widest = b"9" * (MAX_ITEM_BYTES - 1)
     body = b"[1, -" + widest + b", " + widest + b", 2, " + widest + b"]"
     assert total_of([body]) == 10 ** (MAX_ITEM_BYTES - 1) + 2

@@ -22,7 +22,8 @@ def imported_modules(path: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("module", sorted(NUMBERS.glob("*.py")), ids=lambda path: path.name)
-def test_numbers_module_imports_nothing_of_the_web_side(module: Path) -> None:
+def test_no_web_side_imports(module: Path) -> None:
+    """A module of the numbers side imports nothing of the web side."""
     web = {
         name
         for name in imported_modules(module)

@@ -11,29 +11,34 @@ async def collect(source: SimulatedNumbers) -> list[np.ndarray]:
     return [chunk async for chunk in source.chunks()]  # type: ignore[misc]
 
 
-async def test_simulated_numbers_are_0_to_count_minus_1_in_compact_chunks() -> None:
+async def test_simulated_numbers() -> None:
+    """Simulated numbers are 0 to count - 1, in compact chunks."""
     chunks = await collect(SimulatedNumbers(count=1000, delay=0, chunk_size=300))
     assert [len(c) for c in chunks] == [300, 300, 300, 100]
     assert all(c.dtype == np.int32 for c in chunks)
     assert np.concatenate(chunks).tolist() == list(range(1000))
 
 
-def test_simulated_numbers_beyond_int32_come_as_int64() -> None:
+def test_simulated_int64() -> None:
+    """Simulated numbers beyond int32 come as int64."""
     assert SimulatedNumbers(count=2**31 + 1, delay=0).dtype == np.int64
 
 
-async def test_simulated_count_zero_delivers_nothing() -> None:
+async def test_simulated_count_zero() -> None:
+    """A simulated count of zero delivers nothing."""
     assert await collect(SimulatedNumbers(count=0, delay=0)) == []
 
 
-async def test_the_simulated_delay_does_not_block_the_event_loop() -> None:
+async def test_simulated_delay_does_not_block() -> None:
+    """The simulated delay does not block the event loop."""
     async with LoopTurns(interval=0.001) as ticks:
         first = await anext(SimulatedNumbers(count=1, delay=0.05).chunks())
     assert first.tolist() == [0]  # type: ignore[union-attr]
     assert ticks.count > 5
 
 
-def test_the_default_backend_is_the_simulated_one_from_the_config() -> None:
+def test_default_backend_is_simulated() -> None:
+    """The default backend is the simulated one, from the config."""
     source = numbers_source(Config(numbers_api_count=7, numbers_api_delay=0.5))
     assert isinstance(source, SimulatedNumbers)
     assert (source.count, source.delay) == (7, 0.5)

@@ -44,7 +44,9 @@ async def test_callers_during_a_run_share_it() -> None:
     assert work.runs == 1
 
 
-async def test_a_run_does_not_see_the_context_of_the_caller_that_started_it() -> None:
+async def test_run_has_no_caller_context() -> None:
+    """A run does not see the context of the caller that started it."""
+
     async def seen_request_id() -> str:
         return REQUEST_ID.get()
 
@@ -53,7 +55,8 @@ async def test_a_run_does_not_see_the_context_of_the_caller_that_started_it() ->
     assert await flight.run() == "none"
 
 
-async def test_a_caller_after_a_run_ends_starts_a_new_run() -> None:
+async def test_later_caller_starts_new_run() -> None:
+    """A caller after a run ends starts a new run."""
     work = Work()
     work.release.set()
     flight = SingleFlight(work)
@@ -61,7 +64,8 @@ async def test_a_caller_after_a_run_ends_starts_a_new_run() -> None:
     assert await flight.run() == 2
 
 
-async def test_a_caller_never_gets_a_result_finished_before_it_called() -> None:
+async def test_no_result_from_before_the_call() -> None:
+    """A caller never gets a result finished before it called."""
     work = Work()
     work.release.set()
     flight = SingleFlight(work)
@@ -72,7 +76,8 @@ async def test_a_caller_never_gets_a_result_finished_before_it_called() -> None:
     assert await first == 1
 
 
-async def test_a_failure_reaches_every_caller_and_the_next_run_is_fresh() -> None:
+async def test_failure_reaches_every_caller() -> None:
+    """A failure reaches every caller, and the next run is fresh."""
     work = Work()
     work.fail = True
     flight = SingleFlight(work)
@@ -84,7 +89,8 @@ async def test_a_failure_reaches_every_caller_and_the_next_run_is_fresh() -> Non
     assert await flight.run() == 2
 
 
-async def test_a_caller_that_goes_away_does_not_cancel_the_others() -> None:
+async def test_leaving_caller_cancels_no_other() -> None:
+    """A caller that goes away does not cancel the others."""
     work = Work()
     flight = SingleFlight(work)
     leaving, staying = await started(flight, 2)
@@ -96,9 +102,10 @@ async def test_a_caller_that_goes_away_does_not_cancel_the_others() -> None:
 
 
 @pytest.mark.parametrize("turns_before_cancel", [0, 3])
-async def test_a_cancelled_run_cancels_its_callers_and_the_next_run_is_fresh(
+async def test_cancelled_run_cancels_callers(
     turns_before_cancel: int,
 ) -> None:
+    """A cancelled run cancels its callers, and the next run is fresh."""
     work = Work()
     flight = SingleFlight(work)
     (caller,) = await started(flight, 1)
@@ -113,7 +120,8 @@ async def test_a_cancelled_run_cancels_its_callers_and_the_next_run_is_fresh(
     assert await flight.run() == work.runs
 
 
-async def test_callers_are_woken_one_at_a_time_not_all_in_one_turn() -> None:
+async def test_callers_woken_one_at_a_time() -> None:
+    """Callers are woken one at a time, not all in one turn."""
     work = Work()
     flight = SingleFlight(work, patience=1.0, clock=lambda: 0.0)  # no time passes
     tasks = await started(flight, 10)
@@ -127,7 +135,8 @@ async def test_callers_are_woken_one_at_a_time_not_all_in_one_turn() -> None:
     assert len(answered_per_turn) >= 10 * TURNS_BETWEEN_WAKE_UPS - 1
 
 
-async def test_callers_are_woken_at_once_when_the_run_has_outlasted_the_patience() -> None:
+async def test_woken_at_once_past_patience() -> None:
+    """Callers are woken at once when the run has outlasted the patience."""
     now = [0.0]
     work = Work()
     flight = SingleFlight(work, patience=1.0, clock=lambda: now[0])
@@ -140,7 +149,8 @@ async def test_callers_are_woken_at_once_when_the_run_has_outlasted_the_patience
     assert [task.result() for task in tasks] == [1] * 10
 
 
-async def test_abandon_fails_every_unanswered_caller_and_cancels_the_run() -> None:
+async def test_abandon_fails_callers() -> None:
+    """abandon() fails every unanswered caller and cancels the run."""
     work = Work()
     flight = SingleFlight(work)
     tasks = await started(flight, 3)
@@ -152,7 +162,8 @@ async def test_abandon_fails_every_unanswered_caller_and_cancels_the_run() -> No
     assert running.cancelled()
 
 
-async def test_abandon_reaches_callers_still_waiting_to_be_woken() -> None:
+async def test_abandon_reaches_unwoken_callers() -> None:
+    """abandon() reaches callers still waiting to be woken."""
     work = Work()
     flight = SingleFlight(work)
     tasks = await started(flight, 10)
@@ -165,7 +176,8 @@ async def test_abandon_reaches_callers_still_waiting_to_be_woken() -> None:
     assert not any(isinstance(r, asyncio.CancelledError) for r in results)
 
 
-async def test_start_runs_the_work_with_no_caller_and_a_caller_during_it_joins() -> None:
+async def test_start_runs_without_caller() -> None:
+    """start() runs the work with no caller, and a caller during it joins."""
     runs = 0
     release = asyncio.Event()
 

@@ -62,7 +62,8 @@ async def test_the_total_of_the_chunks() -> None:
     assert answer.fetched.summing_seconds > 0
 
 
-async def test_each_fetch_has_its_own_id_and_its_callers_share_it() -> None:
+async def test_fetch_id_shared_by_callers() -> None:
+    """Each fetch has its own id, and its callers share it."""
     totals = totals_of(BusySource(3, busy=0.001), deadline=5)
     shared = await asyncio.gather(*(totals.current() for _ in range(3)))
     assert [answer.how_answered for answer in shared] == ["started", "joined", "joined"]
@@ -85,9 +86,10 @@ class FetchIdRecordingSource(NumberedSource):
             yield chunk
 
 
-async def test_each_fetch_logs_its_outcome_duration_count_and_retries_under_its_own_id(
+async def test_fetch_logs_its_outcome(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """Each fetch logs its outcome, duration, count and retries under its own id."""
     caplog.set_level(logging.INFO, logger="app.numbers.totals")
     source = FetchIdRecordingSource(failing=[2])
     totals = Totals(source, 5.0, CircuitBreaker(threshold=0, cooldown=1.0))
@@ -112,7 +114,8 @@ async def test_each_fetch_logs_its_outcome_duration_count_and_retries_under_its_
     assert 0 < answer.fetched.summing_seconds <= ok["duration"] + 1e-6
 
 
-async def test_a_fetch_hands_the_loop_back_while_it_sums() -> None:
+async def test_fetch_hands_loop_back() -> None:
+    """A fetch hands the loop back while it sums."""
     source = BusySource(20, busy=2 * YIELD_INTERVAL)
     async with LoopTurns() as other_requests:
         answer = await totals_of(source, deadline=5).current()
@@ -121,7 +124,8 @@ async def test_a_fetch_hands_the_loop_back_while_it_sums() -> None:
     assert other_requests.count >= 10 * TURNS_PER_YIELD
 
 
-async def test_on_a_busy_loop_a_fetch_hands_back_one_long_turn_per_slice_not_eight() -> None:
+async def test_busy_loop_one_turn_per_slice() -> None:
+    """On a busy loop, a fetch hands back one long turn per slice, not eight."""
     chunks = 5
     source = BusySource(chunks, busy=2 * YIELD_INTERVAL)
     async with LoopTurns(busy=HAND_BACK_LIMIT) as other_requests:
@@ -138,13 +142,15 @@ async def test_on_a_busy_loop_a_fetch_hands_back_one_long_turn_per_slice_not_eig
         BusySource(10**9, busy=YIELD_INTERVAL),  # ... or while it is suspended at a chunk
     ],
 )
-async def test_the_source_is_closed_as_soon_as_the_deadline_ends_the_fetch(source: BusySource) -> None:
+async def test_source_closed_at_deadline(source: BusySource) -> None:
+    """The source is closed as soon as the deadline ends the fetch."""
     with pytest.raises(BackendTimeoutError):
         await totals_of(source, deadline=0.05).current()
     assert source.closed
 
 
-async def test_stop_answers_waiting_and_later_requests_with_shutting_down() -> None:
+async def test_stop_answers_shutting_down() -> None:
+    """stop() answers waiting and later requests with "shutting down"."""
     source = BusySource(1, stall=True)
     totals = totals_of(source, deadline=30)
     waiting = [asyncio.create_task(totals.current()) for _ in range(3)]
@@ -165,7 +171,8 @@ def fresh_totals(source: NumberedSource, clock: Clock, max_age: float, stale: fl
     return Totals(source, 5.0, breaker, Freshness(max_age, stale), clock)
 
 
-async def test_within_max_age_a_total_is_answered_without_a_fetch_and_past_it_a_fetch_starts() -> None:
+async def test_within_max_age_no_fetch() -> None:
+    """Within max age a total is answered without a fetch; past it, a fetch starts."""
     source, clock = NumberedSource(), Clock()
     totals = fresh_totals(source, clock, max_age=5)
     first = await totals.current()
@@ -179,7 +186,8 @@ async def test_within_max_age_a_total_is_answered_without_a_fetch_and_past_it_a_
     assert source.fetches == 2
 
 
-async def test_in_the_stale_window_the_total_is_answered_at_once_while_one_refresh_runs() -> None:
+async def test_stale_window_answers_at_once() -> None:
+    """In the stale window the total is answered at once while one refresh runs."""
     source, clock = NumberedSource(gate=asyncio.Event()), Clock()
     assert source.gate is not None
     totals = fresh_totals(source, clock, max_age=5, stale=10)
@@ -198,7 +206,8 @@ async def test_in_the_stale_window_the_total_is_answered_at_once_while_one_refre
     assert (refreshed.how_answered, refreshed.fetched.total) == ("fresh", 2)
 
 
-async def test_a_failed_refresh_keeps_the_good_total_inside_the_windows_and_the_error_comes_after() -> None:
+async def test_failed_refresh_keeps_good_total() -> None:
+    """A failed refresh keeps the good total inside the windows; the error comes after."""
     source, clock = NumberedSource(failing=[2, 3, 4]), Clock()
     totals = fresh_totals(source, clock, max_age=5, stale=10)
     await totals.current()
@@ -214,7 +223,8 @@ async def test_a_failed_refresh_keeps_the_good_total_inside_the_windows_and_the_
         await totals.current()
 
 
-async def test_an_open_breaker_starts_no_refresh_and_the_stale_total_is_still_answered() -> None:
+async def test_open_breaker_starts_no_refresh() -> None:
+    """An open breaker starts no refresh, and the stale total is still answered."""
     source, clock = NumberedSource(failing=[2]), Clock()
     totals = Totals(source, 5.0, CircuitBreaker(threshold=1, cooldown=60), Freshness(5, 10), clock)
     await totals.current()

@@ -86,7 +86,8 @@ def value_of(prometheus: str, expression: str, timeout: float = 60.0, expected: 
     raise AssertionError(f"{expression}: {last} after {timeout} s, expected {expected}")
 
 
-def test_prometheus_scrapes_the_service_and_sees_its_requests(server: ServerProcess, prometheus: str) -> None:
+def test_prometheus_sees_requests(server: ServerProcess, prometheus: str) -> None:
+    """Prometheus scrapes the service and sees its requests."""
     for _ in range(REQUESTS):
         with urllib.request.urlopen(server.url + "/total", timeout=10) as response:
             assert response.status == 200
@@ -98,9 +99,8 @@ def test_prometheus_scrapes_the_service_and_sees_its_requests(server: ServerProc
     assert value_of(prometheus, 'process_open_fds{job="total-service"}') > 0
 
 
-def test_the_readmes_queries_run_on_series_the_service_exports(
-    server: ServerProcess, prometheus: str
-) -> None:
+def test_readme_queries_run(server: ServerProcess, prometheus: str) -> None:
+    """The README's queries run on series the service exports."""
     readme = (PROJECT / "README.md").read_text()
     block = readme.split("```promql\n", 1)[1].split("```", 1)[0]
     queries = [line for line in block.splitlines() if line and not line.startswith("#")]
@@ -114,7 +114,8 @@ def test_the_readmes_queries_run_on_series_the_service_exports(
             assert value_of(prometheus, f"count({name})") > 0, name
 
 
-def test_promtool_finds_nothing_to_complain_about_in_the_exposition(server: ServerProcess) -> None:
+def test_promtool_accepts_exposition(server: ServerProcess) -> None:
+    """promtool finds nothing to complain about in the exposition."""
     with urllib.request.urlopen(server.url + "/total", timeout=10):
         pass
     with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:

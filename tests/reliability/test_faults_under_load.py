@@ -140,9 +140,8 @@ def documented(answer: Answer) -> bool:
     )
 
 
-async def test_every_fault_under_load_gets_a_documented_answer_and_the_service_recovers(
-    backend: Backend, tmp_path: Path
-) -> None:
+async def test_faults_get_documented_answers(backend: Backend, tmp_path: Path) -> None:
+    """Every fault under load gets a documented answer, and the service recovers."""
     backend.start()
     with service(service_env(backend), tmp_path) as server:
         load = Load(server.url + "/total")
@@ -183,7 +182,8 @@ async def test_every_fault_under_load_gets_a_documented_answer_and_the_service_r
     assert len(load.came_in("recovered")) > CLIENTS
 
 
-async def test_sigterm_under_load_completes_every_request_in_flight(backend: Backend, tmp_path: Path) -> None:
+async def test_sigterm_under_load(backend: Backend, tmp_path: Path) -> None:
+    """SIGTERM under load completes every request in flight."""
     backend.start()
     with service(service_env(backend), tmp_path) as server:
         load = Load(server.url + "/total")

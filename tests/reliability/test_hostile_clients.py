@@ -103,9 +103,10 @@ HEADERS = b"".join(b"X-Filler-%d: v\r\n" % n for n in range(1000))
         ),
     ],
 )
-async def test_a_bad_request_is_refused_at_once_and_the_connection_closed(
+async def test_bad_request_refused_at_once(
     server: ServerProcess, name: str, data: bytes, statuses: set[int]
 ) -> None:
+    """A bad request is refused at once and the connection closed."""
     async with normal_client_alongside(server.port):
         answer, elapsed = await exchange(server.port, data)
     assert status_of(answer) in statuses, answer[:200]
@@ -121,7 +122,9 @@ async def test_headers_up_to_the_limit_are_served(server: ServerProcess) -> None
     assert status_of(answer) == 200
 
 
-async def test_slowloris_connections_are_closed_after_the_keep_alive_timeout(server: ServerProcess) -> None:
+async def test_slowloris_connections_closed(server: ServerProcess) -> None:
+    """Slowloris connections are closed after the keep-alive timeout."""
+
     async def trickle() -> float:
         """One byte of a header a second, never finishing it: how long the connection lived."""
         started = time.monotonic()
@@ -175,7 +178,8 @@ async def idle_connections(server: ServerProcess, count: int) -> list[float]:
     return times
 
 
-async def test_idle_keep_alive_connections_are_closed_and_their_memory_reused(server: ServerProcess) -> None:
+async def test_idle_connections_closed(server: ServerProcess) -> None:
+    """Idle keep-alive connections are closed and their memory reused."""
     idle_fds = open_fds(server)
     before = rss_kib(server)
     idle = await idle_connections(server, 2000)

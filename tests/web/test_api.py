@@ -46,9 +46,8 @@ async def test_head_total_has_the_headers_of_get(client: QuartClient) -> None:
     assert response.headers["Content-Length"] == get.headers["Content-Length"]
 
 
-async def test_readyz_is_ready_until_the_app_drains_then_503_while_totals_are_still_served(
-    app: Quart, client: QuartClient
-) -> None:
+async def test_readyz_503_while_draining(app: Quart, client: QuartClient) -> None:
+    """/readyz is ready until the app drains, then 503 while totals are still served."""
     response = await client.get("/readyz")
     assert (response.status_code, await response.get_json()) == (200, {"status": "ready"})
     service_of(app).drain()
@@ -66,7 +65,8 @@ async def test_a_float_total_is_a_json_number() -> None:
     assert await response.get_json() == {"total": 3.6}
 
 
-async def test_a_total_wider_than_pythons_digit_limit_is_written_exactly() -> None:
+async def test_wide_total_written_exactly() -> None:
+    """A total wider than Python's digit limit is written exactly."""
     nines = b"9" * 4300  # ten items at Python's limit; their total has 4,301 digits
     body = b"[" + b",".join([nines] * 10) + b"]"
     async with serving(ListSource(parsed(body))) as client:
@@ -75,7 +75,8 @@ async def test_a_total_wider_than_pythons_digit_limit_is_written_exactly() -> No
     assert await response.get_data() == b'{"total":' + b"9" * 4299 + b"90}\n"
 
 
-async def test_a_request_body_is_refused_with_413_and_the_connection_closed(client: QuartClient) -> None:
+async def test_body_refused_413(client: QuartClient) -> None:
+    """A request body is refused with 413 and the connection closed."""
     response = await client.get("/total", data=b"x" * 10, headers={"Content-Length": "10"})
     assert response.status_code == 413
     assert response.content_type == "application/problem+json"
@@ -106,7 +107,8 @@ async def test_413_for_a_method_the_route_takes(client: QuartClient, method: str
     assert response.status_code == 413
 
 
-async def test_more_headers_than_the_limit_are_refused_with_431(client: QuartClient) -> None:
+async def test_too_many_headers_431(client: QuartClient) -> None:
+    """More headers than the limit are refused with 431."""
     # The test client adds Host and User-Agent: MAX_HEADERS - 2 of ours are the most allowed.
     allowed = {f"X-Filler-{n}": "v" for n in range(MAX_HEADERS - 2)}
     assert (await client.get("/healthz", headers=allowed)).status_code == 200
@@ -117,7 +119,8 @@ async def test_more_headers_than_the_limit_are_refused_with_431(client: QuartCli
 
 
 @pytest.mark.parametrize("path", ["/total", "/healthz", "/no-such-path"])
-async def test_a_well_formed_request_id_is_kept_and_echoed(client: QuartClient, path: str) -> None:
+async def test_request_id_kept_and_echoed(client: QuartClient, path: str) -> None:
+    """A well-formed request id is kept and echoed."""
     response = await client.get(path, headers={"X-Request-ID": "client-id_1.2"})
     assert response.headers["X-Request-ID"] == "client-id_1.2"
 
@@ -131,12 +134,13 @@ async def test_otherwise_a_new_request_id_is_made(client: QuartClient, given: st
     assert first != second
 
 
-async def test_a_refused_request_has_a_request_id_too(client: QuartClient) -> None:
+async def test_refused_request_has_request_id(client: QuartClient) -> None:
     response = await client.get("/total", data=b"x", headers={"Content-Length": "1", "X-Request-ID": "r-1"})
     assert (response.status_code, response.headers["X-Request-ID"]) == (413, "r-1")
 
 
-async def test_server_timing_tells_the_wait_the_summing_and_whether_the_fetch_was_shared() -> None:
+async def test_server_timing() -> None:
+    """Server-Timing tells the wait, the summing, and whether the fetch was shared."""
     source = ListSource([np.arange(3, dtype=np.int64)], gate=asyncio.Event())
     async with serving(source) as client:
         async with requests_sharing_a_fetch(client, source, 2) as requests:
@@ -159,7 +163,8 @@ async def test_healthz_never_touches_the_backend() -> None:
     assert source.fetches == 0
 
 
-async def test_the_source_is_open_while_the_app_serves() -> None:
+async def test_source_open_while_serving() -> None:
+    """The source is open while the app serves."""
     source = ListSource([])
     async with serving(source):
         assert source.opened
@@ -177,7 +182,8 @@ async def test_unknown_path_is_a_404_problem(client: QuartClient) -> None:
     assert body["title"] == "Not Found"
 
 
-async def test_wrong_method_is_a_405_problem_with_allow(client: QuartClient) -> None:
+async def test_wrong_method_is_405_problem(client: QuartClient) -> None:
+    """A wrong method is a 405 problem, with Allow."""
     response = await client.post("/total")
     assert response.status_code == 405
     assert response.content_type == "application/problem+json"
@@ -187,9 +193,10 @@ async def test_wrong_method_is_a_405_problem_with_allow(client: QuartClient) -> 
     assert body["title"] == "Method Not Allowed"
 
 
-async def test_unexpected_error_is_a_500_problem_with_the_traceback_only_in_the_log(
+async def test_unexpected_error_is_500(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """An unexpected error is a 500 problem, with the traceback only in the log."""
     async with serving(FailingSource(RuntimeError("secret internals"))) as client:
         response = await client.get("/total")
     assert response.status_code == 500
@@ -202,7 +209,8 @@ async def test_unexpected_error_is_a_500_problem_with_the_traceback_only_in_the_
     assert any("secret internals" in str(r.exc_info[1]) for r in logged if r.exc_info)
 
 
-async def test_overlapping_requests_share_one_fetch() -> None:
+async def test_requests_share_one_fetch() -> None:
+    """Overlapping requests share one fetch."""
     source = ListSource([np.arange(10, dtype=np.int64)], gate=asyncio.Event())
     async with serving(source) as client:
         async with requests_sharing_a_fetch(client, source, 20) as requests:
@@ -212,7 +220,8 @@ async def test_overlapping_requests_share_one_fetch() -> None:
     assert source.fetches == 1
 
 
-async def test_a_request_after_a_fetch_ends_starts_a_new_one() -> None:
+async def test_later_request_starts_new_fetch() -> None:
+    """A request after a fetch ends starts a new one."""
     source = ListSource([np.arange(10, dtype=np.int64)])
     async with serving(source) as client:
         await client.get("/total")

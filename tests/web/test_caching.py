@@ -24,7 +24,8 @@ async def serving(config: Config) -> AsyncIterator[QuartClient]:
 WINDOWS = Config(total_max_age=5, total_stale_while_revalidate=10)
 
 
-async def test_a_fresh_total_says_how_long_it_may_be_reused_and_how_old_it_is() -> None:
+async def test_fresh_total_max_age_and_age() -> None:
+    """A fresh total says how long it may be reused and how old it is."""
     async with serving(WINDOWS) as client:
         first = await client.get("/total")
         await asyncio.sleep(1.05)
@@ -40,7 +41,8 @@ async def test_a_fresh_total_says_how_long_it_may_be_reused_and_how_old_it_is() 
     assert again.headers["ETag"] == etag
 
 
-async def test_if_none_match_with_the_tag_gets_304_with_no_body() -> None:
+async def test_if_none_match_gets_304() -> None:
+    """If-None-Match with the tag gets 304, with no body."""
     async with serving(WINDOWS) as client:
         etag = (await client.get("/total")).headers["ETag"]
         answers = {
@@ -56,7 +58,8 @@ async def test_if_none_match_with_the_tag_gets_304_with_no_body() -> None:
     assert await answers['"other"'].get_json() == {"total": 1}
 
 
-async def test_the_same_total_has_the_same_tag_across_instances_and_another_total_another() -> None:
+async def test_tag_follows_the_total() -> None:
+    """The same total has the same tag across instances, and another total another tag."""
     async with serving(WINDOWS) as one, serving(WINDOWS) as other:
         first, same = await one.get("/total"), await other.get("/total")
     async with serving(Config(total_max_age=0.001, total_stale_while_revalidate=0)) as client:
@@ -68,7 +71,8 @@ async def test_the_same_total_has_the_same_tag_across_instances_and_another_tota
     assert second.headers["ETag"] != first.headers["ETag"]
 
 
-async def test_without_windows_no_caching_headers_and_if_none_match_is_ignored() -> None:
+async def test_no_caching_without_windows() -> None:
+    """Without windows, no caching headers, and If-None-Match is ignored."""
     async with serving(Config()) as client:
         response = await client.get("/total", headers={"If-None-Match": "*"})
     assert response.status_code == 200

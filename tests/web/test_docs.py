@@ -28,7 +28,8 @@ async def test_the_document_is_valid_openapi(client: QuartClient) -> None:
     assert spec["openapi"] == "3.1.0"
 
 
-async def test_every_route_and_method_is_documented(app: Quart, client: QuartClient) -> None:
+async def test_every_route_documented(app: Quart, client: QuartClient) -> None:
+    """Every route and method is documented."""
     paths = (await document(client))["paths"]
     for rule in app.url_map.iter_rules():
         if rule.rule in NOT_API:
@@ -40,7 +41,8 @@ async def test_every_route_and_method_is_documented(app: Quart, client: QuartCli
             assert statuses == {200} if method == "OPTIONS" else {200, *EVERY_ROUTE} <= statuses
 
 
-async def test_total_documents_its_body_errors_and_headers(client: QuartClient) -> None:
+async def test_total_is_documented(client: QuartClient) -> None:
+    """/total documents its body, errors and headers."""
     spec = await document(client)
     responses = spec["paths"]["/total"]["get"]["responses"]
     assert {int(status) for status in responses} == {200, 304, 413, 431, 500, 502, 503, 504}
@@ -65,7 +67,8 @@ def _component(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return total
 
 
-async def test_head_has_gets_headers_and_no_body_and_options_names_allow(client: QuartClient) -> None:
+async def test_head_and_options_documented(client: QuartClient) -> None:
+    """HEAD has GET's headers and no body, and OPTIONS names Allow."""
     operations = (await document(client))["paths"]["/total"]
     assert operations["head"]["responses"].keys() == operations["get"]["responses"].keys()
     assert all("content" not in response for response in operations["head"]["responses"].values())
@@ -76,7 +79,8 @@ async def test_head_has_gets_headers_and_no_body_and_options_names_allow(client:
     assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
 
 
-async def test_404_and_405_are_documented_among_the_components(client: QuartClient) -> None:
+async def test_404_and_405_are_components(client: QuartClient) -> None:
+    """404 and 405 are documented among the components."""
     spec = await document(client)
     responses = spec["components"]["responses"]
     assert list(responses["NotFound"]["content"]) == ["application/problem+json"]
@@ -97,7 +101,8 @@ async def test_metrics_are_documented_as_text(client: QuartClient) -> None:
     assert list(responses["200"]["content"]) == ["text/plain"]
 
 
-async def test_the_docs_page_loads_swagger_ui_from_the_service_itself(client: QuartClient) -> None:
+async def test_swagger_ui_is_self_hosted(client: QuartClient) -> None:
+    """The docs page loads Swagger UI from the service itself."""
     page = await (await client.get("/docs")).get_data(as_text=True)
     sources = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert sources

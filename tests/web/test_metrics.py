@@ -48,7 +48,8 @@ def series(name: str) -> list[dict[str, str]]:
     ]
 
 
-async def test_metrics_are_in_the_prometheus_text_format(client: QuartClient) -> None:
+async def test_prometheus_text_format(client: QuartClient) -> None:
+    """Metrics are in the Prometheus text format."""
     await client.get("/total")
     response = await client.get("/metrics")
     assert response.status_code == 200
@@ -59,7 +60,8 @@ async def test_metrics_are_in_the_prometheus_text_format(client: QuartClient) ->
         assert family in text
 
 
-async def test_requests_are_counted_and_timed_by_method_route_and_status(client: QuartClient) -> None:
+async def test_requests_counted_and_timed(client: QuartClient) -> None:
+    """Requests are counted and timed by method, route and status."""
     labels = {"method": "GET", "route": "/healthz", "status": "200"}
     before = value("http_requests_total", **labels)
     timed = value("http_request_duration_seconds_count", **labels)
@@ -74,9 +76,8 @@ async def test_requests_are_counted_and_timed_by_method_route_and_status(client:
     assert value("http_requests_total", **not_allowed) == before + 1
 
 
-async def test_a_scan_of_random_paths_adds_one_series_per_method_and_status(
-    app: Quart, client: QuartClient
-) -> None:
+async def test_path_scan_adds_few_series(app: Quart, client: QuartClient) -> None:
+    """A scan of random paths adds one series per method and status."""
     letters = string.ascii_letters + string.digits
     for _ in range(300):
         await client.get("/" + "".join(random.choices(letters, k=12)))
@@ -87,7 +88,8 @@ async def test_a_scan_of_random_paths_adds_one_series_per_method_and_status(
     assert len(unmatched) == len({(labels["method"], labels["status"]) for labels in unmatched})
 
 
-async def test_fetches_are_counted_by_outcome_with_their_numbers() -> None:
+async def test_fetches_counted_by_outcome() -> None:
+    """Fetches are counted by outcome, with their numbers."""
     ok, summed = value("numbers_backend_fetches_total", outcome="ok"), value("numbers_summed_total")
     async with serving(ListSource([np.arange(10, dtype=np.int64)])) as client:
         await client.get("/total")
@@ -105,7 +107,8 @@ async def test_fetches_are_counted_by_outcome_with_their_numbers() -> None:
         assert value("numbers_backend_fetches_total", outcome=outcome) == before + 1
 
 
-async def test_a_timeout_is_counted_and_the_breaker_shows_open() -> None:
+async def test_timeout_counted_breaker_open() -> None:
+    """A timeout is counted, and the breaker shows open."""
     before = value("numbers_backend_fetches_total", outcome="timeout")
     never = asyncio.Event()
     source = ListSource([], gate=never)
@@ -116,7 +119,8 @@ async def test_a_timeout_is_counted_and_the_breaker_shows_open() -> None:
         assert value("numbers_backend_breaker_open") == 1
 
 
-async def test_requests_that_share_a_fetch_are_counted_as_joining_it() -> None:
+async def test_joining_requests_counted() -> None:
+    """Requests that share a fetch are counted as joining it."""
     started = value("total_requests_by_fetch_total", fetch="started")
     joined = value("total_requests_by_fetch_total", fetch="joined")
     source = ListSource([np.arange(3, dtype=np.int64)], gate=asyncio.Event())
@@ -129,7 +133,8 @@ async def test_requests_that_share_a_fetch_are_counted_as_joining_it() -> None:
     assert value("total_requests_waiting") == 0
 
 
-async def test_answers_from_a_fresh_and_from_a_stale_total_are_counted() -> None:
+async def test_fresh_and_stale_answers_counted() -> None:
+    """Answers from a fresh and from a stale total are counted."""
     fresh = value("total_requests_by_fetch_total", fetch="fresh")
     stale = value("total_requests_by_fetch_total", fetch="stale")
     async with serving(NumberedSource(), total_max_age=0.2, total_stale_while_revalidate=60) as client:
@@ -141,7 +146,8 @@ async def test_answers_from_a_fresh_and_from_a_stale_total_are_counted() -> None
     assert value("total_requests_by_fetch_total", fetch="stale") == stale + 1
 
 
-async def test_a_held_event_loop_shows_in_the_lag_histogram(client: QuartClient) -> None:
+async def test_held_loop_shows_in_lag(client: QuartClient) -> None:
+    """A held event loop shows in the lag histogram."""
     slow = value("event_loop_lag_seconds_bucket", le="+Inf") - value(
         "event_loop_lag_seconds_bucket", le="0.25"
     )
@@ -154,7 +160,8 @@ async def test_a_held_event_loop_shows_in_the_lag_histogram(client: QuartClient)
     assert after == slow + 1
 
 
-async def test_metrics_and_health_never_touch_the_backend() -> None:
+async def test_metrics_never_touch_backend() -> None:
+    """Metrics and health never touch the backend."""
     source = FailingSource(RuntimeError("the backend must not be asked"))
     async with serving(source) as client:
         assert (await client.get("/metrics")).status_code == 200
