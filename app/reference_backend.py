@@ -11,9 +11,12 @@ for the end-to-end tests and for the benchmark:
   the Content-Encoding of a body left as it is (a coding the client cannot decode);
 - `GET /faults/<name>`: a misbehaving backend, one fault per name (see FAULTS), among them
   `gzip-bomb?size=BYTES`: a 2 MB gzip body that expands to `[` and 2 GiB of spaces;
-- `GET /stats`: the requests /numbers has had, the most it served at once and the latest
-  Accept-Encoding, by the value of their `client` query parameter (so that several
-  services sharing this backend can each name themselves in their URL).
+- /numbers names its list with a strong ETag (`etag=off`: none) and answers 304 to an
+  If-None-Match that names it; `POST /count?value=N` makes it serve N numbers from then on;
+- `GET /stats`: the requests /numbers has had, the most it served at once, the latest
+  Accept-Encoding and the answers with a body and without (304), by the value of their
+  `client` query parameter (so that several services sharing this backend can each name
+  themselves in their URL).
 
 `--numbers-fault NAME` makes /numbers answer as /faults/NAME does (`status/500`, `garbage`,
 `slow`, ...), `--token` asks every request for that bearer token (401 without it), and
@@ -103,10 +106,13 @@ def gzip_bomb(size: int) -> tuple[bytes, ...]:
 
 
 async def stream(
-    request: web.Request, pieces: tuple[bytes, ...] | list[bytes], content_encoding: str = ""
+    request: web.Request,
+    pieces: tuple[bytes, ...] | list[bytes],
+    content_encoding: str = "",
+    headers: dict[str, str] | None = None,
 ) -> web.StreamResponse:
     """`pieces` as a chunked body, sent with `content_encoding` if one is given."""
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", **(headers or {})}
     if content_encoding:
         headers["Content-Encoding"] = content_encoding
     response = web.StreamResponse(headers=headers)
@@ -125,6 +131,9 @@ class ClientStats:
     most_at_once: int = 0
     # The Accept-Encoding of the latest request.
     accept_encoding: str = ""
+    # Answers with a body (200), and without one (304: the client's version is current).
+    bodies: int = 0
+    not_modified: int = 0
 
 
 async def numbers(request: web.Request) -> web.StreamResponse:
@@ -134,9 +143,12 @@ async def numbers(request: web.Request) -> web.StreamResponse:
     stats.now += 1
     stats.most_at_once = max(stats.most_at_once, stats.now)
     try:
-        return await numbers_answer(request)
+        response = await numbers_answer(request)
     finally:
         stats.now -= 1
+    stats.bodies += response.status == 200
+    stats.not_modified += response.status == 304
+    return response
 
 
 async def stats(request: web.Request) -> web.StreamResponse:
@@ -150,8 +162,18 @@ async def numbers_answer(request: web.Request) -> web.StreamResponse:
         return web.json_response({"error": f"no kind {kind!r}; kinds: {', '.join(KINDS)}"}, status=400)
     encoding = request.query.get("encoding", "")
     await asyncio.sleep(float(request.query.get("delay", request.app["delay"])))
+    # A strong ETag names this list in this coding; `etag=off` serves the list without one.
+    etag = "" if request.query.get("etag") == "off" else f'"{count}-{kind}-{encoding or "identity"}"'
+    if etag and request.headers.get("If-None-Match") in (etag, "*"):
+        return web.Response(status=304, headers={"ETag": etag})
     pieces = compressed(count, kind, encoding) if encoding in ENCODINGS else rendered(count, kind)
-    return await stream(request, pieces, encoding)
+    return await stream(request, pieces, encoding, {"ETag": etag} if etag else {})
+
+
+async def set_count(request: web.Request) -> web.StreamResponse:
+    """A new list: /numbers serves `value` numbers from now on (and a new ETag)."""
+    request.app["count"] = int(request.query["value"])
+    return web.json_response({"count": request.app["count"]})
 
 
 async def echo(request: web.Request) -> web.StreamResponse:
@@ -283,6 +305,7 @@ def create_backend(
     backend.router.add_get("/json", echo)
     backend.router.add_get("/healthz", healthz)
     backend.router.add_get("/stats", stats)
+    backend.router.add_post("/count", set_count)
     backend.router.add_get("/faults/status/{code}", status)
     for name, handler in FAULTS.items():
         backend.router.add_get(f"/faults/{name}", handler)

@@ -1,13 +1,13 @@
 """`python -m bench`: total-service against the naive baseline, side by side.
 
-Seven parts (`--part` picks some): the simulated backend (the default configuration); the
+Eight parts (`--part` picks some): the simulated backend (the default configuration); the
 reference HTTP backend serving the same numbers as 79 MB of JSON with no delay; bodies of
 other kinds (floats, decimals, exponents, wide integers, whitespace), each timed against
 the naive baseline and against a bare transfer of the same body; the soak, 100,000
 requests on each backend with the server's memory, descriptors and tasks compared at rest
 before and after; what telemetry costs, on against off; and what the freshness windows
 (TOTAL_MAX_AGE) give against /healthz; and compressed bodies, the gzipped list and a gzip
-bomb. Each server runs as users
+bomb; and a conditional fetch (304) against a full one. Each server runs as users
 start it, alone on CPU 0; wrk, the probe and the reference backend run on CPU 1; all
 traffic stays on 127.0.0.1. `--smoke` runs briefly on small lists, for CI.
 """
@@ -31,6 +31,7 @@ from typing import TextIO
 
 from app.reference_backend import KINDS
 from bench.compressed import compressed
+from bench.conditional import conditional
 from bench.freshness import freshness
 from bench.load import LoadResult, bare_transfer, concurrent, percentile, sequential
 from bench.memory import PeakRss
@@ -44,6 +45,9 @@ LOAD_CPUS = {1}
 DEFAULT_COUNT = 10_000_001
 # Items in each body of the third part: 5 to 25 MB of JSON.
 BODY_COUNT = 750_000
+# The reference backend's list without an ETag: every fetch reads the whole body, as the
+# parts that time fetching mean to (bench/conditional.py times the fetch that reads none).
+FULL_FETCH = "/numbers?etag=off"
 # Enough requests for the probe's p99 to be more than its maximum: 10 ms apart, over 2 s or more.
 BODY_REQUESTS = 20
 
@@ -207,7 +211,7 @@ def bodies(log_dir: Path, smoke: bool) -> list[LoadResult]:
     runs = []
     with reference_backend(log_dir, count, cpus=LOAD_CPUS) as backend:
         for kind in KINDS:
-            url = f"{backend.url}/numbers?kind={kind}&count={count}"
+            url = f"{backend.url}/numbers?kind={kind}&count={count}&etag=off"
             bare_transfer(url, repeats=1)  # the backend renders the body once, then keeps it
             scenario = Scenario(kind, 1, requests=requests, warmup=1)
             expected = expected_total(kind, count)
@@ -260,11 +264,11 @@ def http(log_dir: Path, smoke: bool) -> list[LoadResult]:
     with reference_backend(log_dir, count, cpus=LOAD_CPUS) as backend:
         return compare(
             f"Reference HTTP backend: {count} numbers as JSON, no delay",
-            targets({"NUMBERS_API_URL": backend.url + "/numbers"}, smoke),
+            targets({"NUMBERS_API_URL": backend.url + FULL_FETCH}, smoke),
             http_scenarios(smoke),
             b'{"total":%d}' % (count * (count - 1) // 2),
             log_dir,
-            limit=("a bare transfer of the body", bare_transfer(backend.url + "/numbers")),
+            limit=("a bare transfer of the body", bare_transfer(backend.url + FULL_FETCH)),
         )
 
 
@@ -276,6 +280,7 @@ PARTS: dict[str, Callable[[Path, bool], list[LoadResult]]] = {
     "telemetry": lambda log_dir, smoke: telemetry_cost(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
     "freshness": lambda log_dir, smoke: freshness(log_dir, smoke, SERVER_CPUS),
     "compressed": lambda log_dir, smoke: compressed(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
+    "conditional": lambda log_dir, smoke: conditional(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
 }
 
 

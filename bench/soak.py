@@ -84,7 +84,7 @@ def soak(log_dir: Path, smoke: bool, service_cpus: set[int], load_cpus: set[int]
     with service(env, log_dir, cpus=service_cpus) as server:
         runs.append(soak_one("simulated, 1,000 numbers after 10 ms", server, requests, warmup))
     with reference_backend(log_dir, 1000, cpus=load_cpus) as backend:
-        env = {"NUMBERS_API_URL": backend.url + "/numbers"}
+        env = {"NUMBERS_API_URL": backend.url + "/numbers?etag=off"}  # every fetch reads a body
         with service(env, log_dir, cpus=service_cpus) as server:
             runs.append(soak_one("reference HTTP, 1,000 numbers", server, requests, warmup))
     print(f"\n## Soak: {requests} requests from {SOAK_CLIENTS} connections on each backend")

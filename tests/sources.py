@@ -15,6 +15,7 @@ from quart.typing import TestClientProtocol
 from app.numbers.errors import BackendStatusError
 from app.numbers.exact_sum import Chunk
 from app.numbers.json_array import NumberArrayParser
+from app.numbers.numbers_api import Validator
 
 
 def parsed(body: bytes) -> list[Chunk]:
@@ -30,6 +31,7 @@ class ListSource:
 
     description = "test backend"
     retried = 0
+    validator: Validator | None = None
 
     def __init__(self, chunks: Sequence[Chunk], gate: asyncio.Event | None = None) -> None:
         self._chunks = chunks
@@ -54,7 +56,7 @@ class ListSource:
             await self.gate.wait()
         return number
 
-    async def chunks(self) -> AsyncGenerator[Chunk, None]:
+    async def chunks(self, known: Validator | None = None) -> AsyncGenerator[Chunk, None]:
         await self.begin_fetch()
         for chunk in self._chunks:
             yield chunk
@@ -67,7 +69,7 @@ class FailingSource(ListSource):
         super().__init__([])
         self.error = error
 
-    async def chunks(self) -> AsyncGenerator[Chunk, None]:
+    async def chunks(self, known: Validator | None = None) -> AsyncGenerator[Chunk, None]:
         self.fetches += 1
         raise self.error
         yield  # pragma: no cover  (makes this an async generator)
@@ -81,7 +83,7 @@ class NumberedSource(ListSource):
         super().__init__([], gate)
         self.failing = set(failing)
 
-    async def chunks(self) -> AsyncGenerator[Chunk, None]:
+    async def chunks(self, known: Validator | None = None) -> AsyncGenerator[Chunk, None]:
         number = await self.begin_fetch()
         if number in self.failing:
             raise BackendStatusError(500)

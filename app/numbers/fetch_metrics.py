@@ -16,7 +16,8 @@ LATENCY_BUCKETS = (
 
 FETCHES = Counter(
     "numbers_backend_fetches",
-    "Fetches from the numbers backend, by outcome: ok, bad_data, bad_status, unreachable, timeout",
+    "Fetches from the numbers backend, by outcome: "
+    "ok, not_modified, bad_data, bad_status, unreachable, timeout",
     ["outcome"],
 )
 FETCH_SECONDS = Histogram(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Protocol
 
 import aiohttp
@@ -27,19 +28,47 @@ log = logging.getLogger(__name__)
 SIMULATED_CHUNK_SIZE = 131_072
 
 
+@dataclass(frozen=True)
+class Validator:
+    """What names one version of the backend's list (RFC 9110, 8.8): its ETag, its Last-Modified."""
+
+    etag: str | None
+    last_modified: str | None
+
+    @classmethod
+    def of(cls, headers: Mapping[str, str]) -> Validator | None:
+        etag, last_modified = headers.get("ETag"), headers.get("Last-Modified")
+        return cls(etag, last_modified) if etag or last_modified else None
+
+    def conditions(self) -> dict[str, str]:
+        """The request headers that ask for the list only if it is no longer this version."""
+        # Both when both are known: a server that knows ETags ignores If-Modified-Since.
+        headers = {"If-None-Match": self.etag} if self.etag else {}
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
+
+
+class NotModified(Exception):  # noqa: N818  (not a failure: the answer to a conditional fetch)
+    """The backend answered 304: its list is still the version the caller named."""
+
+
 class NumbersSource(Protocol):
     """A backend of numbers; `open` and `close` bracket the time the server is serving."""
 
     description: str
     # Requests to the backend made again during the latest fetch.
     retried: int
+    # The version of the list the latest fetch delivered, if the backend named one.
+    validator: Validator | None
 
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
 
-    def chunks(self) -> AsyncGenerator[Chunk, None]:
-        """Fetch the numbers once, delivering them chunk by chunk."""
+    def chunks(self, known: Validator | None = None) -> AsyncGenerator[Chunk, None]:
+        """Fetch the numbers once, delivering them chunk by chunk; NotModified, with no chunk,
+        if the backend's list is still the `known` version."""
         ...
 
 
@@ -52,6 +81,7 @@ class SimulatedNumbers:
         self.chunk_size = chunk_size
         self.description = f"simulated backend ({count} numbers after {delay} s)"
         self.retried = 0
+        self.validator: Validator | None = None
         # The narrowest type that holds every number: int32 halves the memory traffic.
         self.dtype = np.int32 if count <= 2**31 else np.int64
 
@@ -61,7 +91,7 @@ class SimulatedNumbers:
     async def close(self) -> None:
         pass
 
-    async def chunks(self) -> AsyncGenerator[Chunk, None]:
+    async def chunks(self, known: Validator | None = None) -> AsyncGenerator[Chunk, None]:
         await asyncio.sleep(self.delay)
         # Made chunk by chunk, so memory does not grow with the count.
         for start in range(0, self.count, self.chunk_size):
@@ -91,6 +121,7 @@ class HttpNumbers:
         self.max_bytes = max_bytes
         self.description = f"backend at {masked_url(url)}"
         self.retried = 0
+        self.validator: Validator | None = None
         self._headers = {"Accept-Encoding": ACCEPT_ENCODING}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
@@ -107,9 +138,12 @@ class HttpNumbers:
         if self._session is not None:
             await self._session.close()
 
-    async def chunks(self) -> AsyncGenerator[Chunk, None]:
+    async def chunks(self, known: Validator | None = None) -> AsyncGenerator[Chunk, None]:
         parser = NumberArrayParser()
-        async with self._answer() as response:
+        self.validator = None
+        async with self._answer(known) as response:
+            if response.status == 304:
+                raise NotModified
             decoder = decoder_for(response.headers.get("Content-Encoding", ""), HTTP_READ_SIZE)
             if decoder is IDENTITY and (response.content_length or 0) > self.max_bytes:
                 raise self._too_large()
@@ -131,6 +165,7 @@ class HttpNumbers:
                 ) from None
             decoder.finish()
         parser.close()
+        self.validator = Validator.of(response.headers)
 
     def _too_large(self) -> BackendDataError:
         return BackendDataError(
@@ -138,8 +173,9 @@ class HttpNumbers:
         )
 
     @asynccontextmanager
-    async def _answer(self) -> AsyncIterator[aiohttp.ClientResponse]:
-        """The backend's 2xx answer, asking again after connection failures and 502/503/504.
+    async def _answer(self, known: Validator | None) -> AsyncIterator[aiohttp.ClientResponse]:
+        """The backend's 2xx answer (or 304 to a `known` version), asking again after connection
+        failures and 502/503/504.
 
         Every answer is released when its block ends, so its connection goes back to the pool.
         """
@@ -159,12 +195,12 @@ class HttpNumbers:
                 )
                 await asyncio.sleep(random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1))))
             try:
-                response = await self._session.get(self.url)
+                response = await self._session.get(self.url, headers=known.conditions() if known else None)
             except aiohttp.ClientError as error:
                 failure = BackendConnectionError("the numbers backend could not be reached", cause=str(error))
                 continue
             async with response:
-                if 200 <= response.status < 300:
+                if 200 <= response.status < 300 or (response.status == 304 and known is not None):
                     yield response
                     return
                 failure = BackendStatusError(response.status)

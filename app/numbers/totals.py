@@ -18,7 +18,7 @@ from app.numbers.breaker import CircuitBreaker
 from app.numbers.errors import BackendDataError, BackendError, BackendTimeoutError, BackendUnavailableError
 from app.numbers.exact_sum import ExactSum, FloatRangeError, Number
 from app.numbers.freshness import NEVER, Freshness
-from app.numbers.numbers_api import NumbersSource
+from app.numbers.numbers_api import NotModified, NumbersSource, Validator
 from app.numbers.pacing import Pacer
 from app.numbers.single_flight import SingleFlight
 
@@ -35,6 +35,10 @@ class Fetched:
     summing_seconds: float
     # When the fetch ended, on the clock of the Totals that made it.
     ended: float
+    # The version of the backend's list this is the total of, if the backend named one.
+    validator: Validator | None = None
+    # "not_modified": the backend answered 304, and this is the total of its list before.
+    outcome: Literal["ok", "not_modified"] = "ok"
 
 
 @dataclass(frozen=True)
@@ -115,8 +119,13 @@ class Totals:
         # The fetch runs in a context of its own (SingleFlight): all its log lines name it.
         structlog.contextvars.bind_contextvars(fetch_id=fetch_id)
         log.info("fetching numbers from the %s (fetch %s)", self.source.description, fetch_id)
+        latest = self._latest
+        known = latest.validator if latest is not None else None
         try:
-            total, count, summing = await self._sum()
+            total, count, summing = await self._sum(known)
+        except NotModified:
+            assert latest is not None  # only a known version is asked for
+            return self._reuse(latest, fetch_id, started)
         except BackendError as error:
             seconds = time.perf_counter() - started
             fields = {"outcome": error.outcome, "duration": round(seconds, 6), "retries": self.source.retried}
@@ -138,16 +147,27 @@ class Totals:
         fetch_metrics.FETCHES.labels("ok").inc()
         fetch_metrics.FETCH_SECONDS.observe(seconds)
         fetch_metrics.NUMBERS_SUMMED.inc(count)
-        self._latest = Fetched(total, fetch_id, summing, ended=self._clock())
+        self._latest = Fetched(total, fetch_id, summing, self._clock(), self.source.validator)
         return self._latest
 
-    async def _sum(self) -> tuple[Number, int, float]:
+    def _reuse(self, latest: Fetched, fetch_id: str, started: float) -> Fetched:
+        """The backend's list is still `latest`'s: its total, exactly, without reading a body."""
+        seconds = time.perf_counter() - started
+        self.breaker.succeeded()
+        fields = {"outcome": "not_modified", "duration": round(seconds, 6), "retries": self.source.retried}
+        log.info("not modified: the total of fetch %s after %.3f s", latest.fetch_id, seconds, extra=fields)
+        fetch_metrics.FETCHES.labels("not_modified").inc()
+        fetch_metrics.FETCH_SECONDS.observe(seconds)
+        self._latest = Fetched(latest.total, fetch_id, 0.0, self._clock(), latest.validator, "not_modified")
+        return self._latest
+
+    async def _sum(self, known: Validator | None) -> tuple[Number, int, float]:
         """The total of one fetch, how many numbers it had and the seconds spent adding
         them, within the deadline."""
         total = ExactSum()
         summing = 0.0
         try:
-            async with asyncio.timeout(self.deadline), aclosing(self.source.chunks()) as chunks:
+            async with asyncio.timeout(self.deadline), aclosing(self.source.chunks(known)) as chunks:
                 pacer = Pacer()
                 async for chunk in chunks:
                     adding = time.perf_counter()

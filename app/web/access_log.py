@@ -67,5 +67,6 @@ class JsonAccessLogger(AccessLogger):
                 "duration": round(request_time, 6),
                 "bytes": int(length) if length.isdigit() else None,
                 "fetch_id": fields.get("fetch_id"),
+                "fetch_outcome": fields.get("fetch_outcome"),
             },
         )

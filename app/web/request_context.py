@@ -38,8 +38,14 @@ async def _begin() -> None:
 
 async def _end(response: Response) -> Response:
     response.headers[HEADER] = g.request_id
-    # The fetch id, if the request had a fetch, is set where its answer or error is made.
-    fields = {"request_id": g.request_id, "route": g.route, "fetch_id": g.get("fetch_id")}
+    # The fetch's id and outcome, if the request had a fetch, are set where its answer or
+    # error is made.
+    fields = {
+        "request_id": g.request_id,
+        "route": g.route,
+        "fetch_id": g.get("fetch_id"),
+        "fetch_outcome": g.get("fetch_outcome"),
+    }
     cast(dict[str, Any], request.scope)[LOG_FIELDS] = fields  # a key of ours, beside ASGI's
     return response
 

@@ -33,7 +33,7 @@ async def get_total() -> Response:
     answer = await totals.current()  # a BackendError is answered, and logged, by app.web.problems
     waited = time.perf_counter() - started
     fetched = answer.fetched
-    g.fetch_id = fetched.fetch_id
+    g.fetch_id, g.fetch_outcome = fetched.fetch_id, fetched.outcome
     body, etag = rendered(fetched)
     headers = {
         "Server-Timing": f"wait;dur={waited * 1000:.1f}, sum;dur={fetched.summing_seconds * 1000:.1f}, "

@@ -15,6 +15,7 @@ from app.numbers.breaker import CircuitBreaker
 from app.numbers.errors import BackendStatusError, BackendTimeoutError
 from app.numbers.exact_sum import Chunk
 from app.numbers.freshness import Freshness
+from app.numbers.numbers_api import Validator
 from app.numbers.pacing import HAND_BACK_LIMIT, TURNS_PER_YIELD, YIELD_INTERVAL
 from app.numbers.totals import ShuttingDownError, Totals
 from tests.sources import Clock, LoopTurns, NumberedSource, hold_the_cpu
@@ -26,6 +27,7 @@ class BusySource:
 
     description = "busy test backend"
     retried = 0
+    validator: Validator | None = None
 
     def __init__(self, chunks: int, busy: float = 0.0, stall: bool = False) -> None:
         self.count = chunks
@@ -39,7 +41,7 @@ class BusySource:
     async def close(self) -> None:
         pass
 
-    async def chunks(self) -> AsyncGenerator[Chunk, None]:
+    async def chunks(self, known: Validator | None = None) -> AsyncGenerator[Chunk, None]:
         try:
             for _ in range(self.count):
                 hold_the_cpu(self.busy)  # as parsing a piece is
@@ -80,9 +82,9 @@ class FetchIdRecordingSource(NumberedSource):
         super().__init__(failing)
         self.fetch_ids: list[object] = []
 
-    async def chunks(self) -> AsyncGenerator[Chunk, None]:
+    async def chunks(self, known: Validator | None = None) -> AsyncGenerator[Chunk, None]:
         self.fetch_ids.append(structlog.contextvars.get_contextvars().get("fetch_id"))
-        async for chunk in super().chunks():
+        async for chunk in super().chunks(known):
             yield chunk
 
 
