@@ -203,7 +203,7 @@ async def test_kill_fails_no_retriable_request(cluster: Cluster) -> None:
     report("SIGKILL", load, cluster)
     assert load.failures == []
     # The kill is one instant: only a response being written then can be cut, at most one
-    # per client (each has one request in flight). The README counts how often it happened.
+    # per client (each has one request in flight). docs/operations.md says why.
     assert len(load.cut_short) <= CLIENTS, load.cut_short
     assert "instance-2" not in cluster.servers_up()
     assert_one_fetch_at_a_time_per_instance(cluster)

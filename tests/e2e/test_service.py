@@ -383,7 +383,7 @@ async def test_hypercorn_answers_malformed_http(
     server: ServerProcess, request_bytes: bytes, status: int
 ) -> None:
     """Hypercorn answers malformed HTTP itself, with an empty body."""
-    # The request never reaches the app, so it is not problem+json (README, "Errors").
+    # The request never reaches the app, so it is not problem+json (README, "API").
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     writer.write(request_bytes)
     answer = await asyncio.wait_for(reader.read(), timeout=10)

@@ -99,10 +99,10 @@ def test_prometheus_sees_requests(server: ServerProcess, prometheus: str) -> Non
     assert value_of(prometheus, 'process_open_fds{job="total-service"}') > 0
 
 
-def test_readme_queries_run(server: ServerProcess, prometheus: str) -> None:
-    """The README's queries run on series the service exports."""
-    readme = (PROJECT / "README.md").read_text()
-    block = readme.split("```promql\n", 1)[1].split("```", 1)[0]
+def test_documented_queries_run(server: ServerProcess, prometheus: str) -> None:
+    """The queries docs/operations.md gives run on series the service exports."""
+    operations = (PROJECT / "docs" / "operations.md").read_text()
+    block = operations.split("```promql\n", 1)[1].split("```", 1)[0]
     queries = [line for line in block.splitlines() if line and not line.startswith("#")]
     assert len(queries) == 3
     with urllib.request.urlopen(server.url + "/total", timeout=10):
