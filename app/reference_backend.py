@@ -190,17 +190,6 @@ async def bomb(request: web.Request) -> web.StreamResponse:
     return await stream(request, gzip_bomb(int(request.query.get("size", 2**31))), "gzip")
 
 
-async def stream_as_is(request: web.Request, pieces: tuple[bytes, ...], encoding: str) -> web.StreamResponse:
-    """Pieces already compressed with `encoding`, as a chunked body."""
-    response = web.StreamResponse(headers={"Content-Type": "application/json", "Content-Encoding": encoding})
-    response.enable_chunked_encoding()
-    await response.prepare(request)
-    for piece in pieces:
-        await response.write(piece)
-    await response.write_eof()
-    return response
-
-
 async def status(request: web.Request) -> web.StreamResponse:
     return status_answer(int(request.match_info["code"]))
 
