@@ -6,7 +6,8 @@ for the end-to-end tests and for the benchmark:
 - `GET /numbers`: the JSON array of the numbers 0..count-1, streamed with chunked
   encoding after `delay` seconds (query parameters `count` and `delay` override the
   command line's for one request; `kind` serves another body of `count` items, see KINDS);
-- `GET /json?body=TEXT&piece=BYTES`: TEXT as the body, sent in pieces of BYTES;
+- `GET /json?body=TEXT&piece=BYTES`: TEXT as the body, sent in pieces of BYTES (with
+  `chunked=off`: in one piece, with Content-Length);
 - both take `encoding`: `gzip` or `deflate` compresses the body; any other value is sent as
   the Content-Encoding of a body left as it is (a coding the client cannot decode);
 - `GET /faults/<name>`: a misbehaving backend, one fault per name (see FAULTS), among them
@@ -183,6 +184,8 @@ async def echo(request: web.Request) -> web.StreamResponse:
     encoding = request.query.get("encoding", "")
     if encoding in ENCODINGS:
         pieces = encode(pieces, encoding)
+    if request.query.get("chunked") == "off":  # one piece, its length in Content-Length
+        return web.Response(body=b"".join(pieces), content_type="application/json")
     return await stream(request, pieces, encoding)
 
 
@@ -219,6 +222,15 @@ async def slow(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def huge_length(request: web.Request) -> web.StreamResponse:
+    """Announces a body of a terabyte (Content-Length), starts it, then stalls."""
+    response = web.StreamResponse(headers={"Content-Type": "application/json", "Content-Length": str(10**12)})
+    await response.prepare(request)
+    await response.write(b"[1, ")
+    await asyncio.sleep(float(request.query.get("seconds", 60)))
+    return response
+
+
 async def drop(request: web.Request) -> web.StreamResponse:
     """Starts the array, then closes the connection mid-body."""
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
@@ -243,6 +255,7 @@ FAULTS: dict[str, Handler] = {
     "not-a-number": fixed(b'[1, 2, "three", 4]'),
     "not-an-array": fixed(b'{"numbers": [1, 2, 3]}'),
     "drop": drop,
+    "huge-length": huge_length,
     "slow": slow,
     "flaky": flaky,
     "gzip-bomb": bomb,

@@ -65,13 +65,10 @@ class Inflate:
             except zlib.error:
                 raise BackendDataError(f"the body is not valid {self._coding} data") from None
             data = self._stream.unused_data if self._stream.eof else self._stream.unconsumed_tail
+            # Output a full step left inside zlib comes out with the next data: the stream's
+            # trailer always follows it, so none is left when the body ends.
             if piece:
                 yield piece
-            # A full step may leave output pending inside zlib with no input left.
-            while len(piece) == self._step and not data:
-                piece = self._stream.decompress(b"", self._step)
-                if piece:
-                    yield piece
 
     def finish(self) -> None:
         if not self._stream.eof:

@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from prometheus_client import REGISTRY
 
 from app.config import Config
 from app.numbers.breaker import CircuitBreaker
@@ -110,12 +111,24 @@ class VersionedSource:
         yield PartialSum(integers=10**5000 + 1, count=1)
 
 
-async def test_304_reuses_total_exactly() -> None:
+async def test_304_reuses_total_exactly(caplog: pytest.LogCaptureFixture) -> None:
+    """A 304 answers the known version's total, is counted and logged as not_modified, sums nothing."""
+    caplog.set_level(logging.INFO, logger="app.numbers.totals")
     source = VersionedSource()
     numbers = Totals(source, 5.0, CircuitBreaker(threshold=0, cooldown=1.0))
+    counted = REGISTRY.get_sample_value("numbers_backend_fetches_total", {"outcome": "not_modified"}) or 0
     first = await numbers.current()
     second = await numbers.current()
     assert source.asked == [None, Validator('"v1"', None)]
     assert second.fetched.total == first.fetched.total == 10**5000 + 1
     assert (second.fetched.outcome, second.fetched.validator) == ("not_modified", Validator('"v1"', None))
+    assert second.fetched.summing_seconds == 0.0
+    assert len(second.fetched.fetch_id) == 16
     assert second.fetched.fetch_id != first.fetched.fetch_id
+    assert (
+        REGISTRY.get_sample_value("numbers_backend_fetches_total", {"outcome": "not_modified"}) == counted + 1
+    )
+    (record,) = [r for r in caplog.records if getattr(r, "outcome", None) == "not_modified"]
+    assert record.getMessage().startswith(f"not modified: the total of fetch {first.fetched.fetch_id} after ")
+    assert 0 <= record.__dict__["duration"] < 1
+    assert record.__dict__["retries"] == 0

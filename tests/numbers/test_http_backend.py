@@ -297,3 +297,19 @@ async def test_the_limit_counts_every_body(backend: ServerProcess, path: str) ->
 
 def body_of(path: str) -> bytes:
     return b"[1]" if path.startswith("/json") else ("[" + ",".join(map(str, range(1000))) + "]").encode()
+
+
+async def test_announced_length_over_limit(backend: ServerProcess) -> None:
+    """A Content-Length over the limit is refused before the body is read, not at the deadline."""
+    status, body, _ = await total_of(
+        backend.url + "/faults/huge-length", numbers_api_max_bytes=1_000_000, numbers_api_timeout=30
+    )
+    assert (status, body["detail"]) == (
+        502,
+        "the numbers backend's body is larger than NUMBERS_API_MAX_BYTES (1000000 bytes)",
+    )
+
+
+async def test_announced_length_at_limit(backend: ServerProcess) -> None:
+    status, body, _ = await total_of(json_url(backend, "[1,2]") + "&chunked=off", numbers_api_max_bytes=5)
+    assert (status, body) == (200, {"total": 3})
