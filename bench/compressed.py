@@ -8,18 +8,26 @@ probe's p99 says how long the loop was held meanwhile.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
+from app.config import Config
 from bench.load import LoadResult, bare_transfer, percentile, sequential
 from bench.probe import Probe
 from bench.processes import ServerProcess, reference_backend
 
 REQUESTS = 10
-BOMB_PROBLEM = (
-    b'{"type": "about:blank", "title": "Bad data from the numbers backend", "status": 502, "detail": '
-    b'"the numbers backend\'s body is larger than NUMBERS_API_MAX_BYTES (268435456 bytes)"}'
-)
+# The bomb's answer at the default limit.
+BOMB_PROBLEM = json.dumps(
+    {
+        "type": "about:blank",
+        "title": "Bad data from the numbers backend",
+        "status": 502,
+        "detail": "the numbers backend's body is larger than NUMBERS_API_MAX_BYTES "
+        f"({Config().numbers_api_max_bytes} bytes)",
+    }
+).encode()
 
 
 def compressed(log_dir: Path, smoke: bool, server_cpus: set[int], load_cpus: set[int]) -> list[LoadResult]:
