@@ -322,8 +322,16 @@ def main() -> int:
             record.write(f"# Benchmark figures\n\nWritten by `{command}` on {machine()}.\n")
             stack.enter_context(contextlib.redirect_stdout(Tee(sys.stdout, record)))
         log_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-"))
-        results = [result for part in args.part or PARTS for result in PARTS[part](Path(log_dir), args.smoke)]
-    return 1 if any(result.errors or result.wrong_totals for result in results) else 0
+        failed = []
+        for part in args.part or PARTS:
+            results = PARTS[part](Path(log_dir), args.smoke)
+            errors = sum(result.errors for result in results)
+            wrong = sum(result.wrong_totals for result in results)
+            if errors or wrong:
+                failed.append(f"{part}: {errors} errors, {wrong} wrong totals")
+    for line in failed:
+        print(f"bench FAILED in {line}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -37,11 +37,12 @@ def idle_state(server: ServerProcess) -> Idle:
     return Idle(rss_kib / 1024, fds, int(server.scraped("asyncio_tasks")))
 
 
-def settled(server: ServerProcess, before: Idle) -> Idle:
-    """The idle state once descriptors and tasks are back to `before`'s, or SETTLE_SECONDS on."""
+def settled(server: ServerProcess, tasks: int, fds: int | None = None) -> Idle:
+    """The idle state once the asyncio tasks are back to `tasks` (and the descriptors to `fds`
+    at most), or SETTLE_SECONDS on."""
     deadline = time.monotonic() + SETTLE_SECONDS
     state = idle_state(server)
-    while (state.fds > before.fds or state.tasks != before.tasks) and time.monotonic() < deadline:
+    while (state.tasks != tasks or (fds is not None and state.fds > fds)) and time.monotonic() < deadline:
         time.sleep(0.5)
         state = idle_state(server)
     return state
@@ -66,13 +67,16 @@ class SoakRun:
 
 def soak_one(backend: str, server: ServerProcess, requests: int, warmup_seconds: float) -> SoakRun:
     url = server.url + "/total"
+    started = idle_state(server)
     warmup = concurrent(url, EXPECTED, SOAK_CLIENTS, warmup_seconds)
-    warm = settled(server, idle_state(server))
+    # At rest: the warm-up's connections gone and their tasks with them (measured at once,
+    # a server still winding them down looked like one whose tasks leaked).
+    warm = settled(server, started.tasks)
     # wrk stops sending at the quota but runs out its duration: half as much again as the
     # warm-up's rate needs (a quarter fell short: the rate wanders on this machine).
     seconds = 1.5 * requests / warmup.throughput
     result = concurrent(url, EXPECTED, SOAK_CLIENTS, seconds, requests=requests)
-    return SoakRun(backend, requests, warmup.throughput, result, warm, settled(server, warm))
+    return SoakRun(backend, requests, warmup.throughput, result, warm, settled(server, warm.tasks, warm.fds))
 
 
 def soak(log_dir: Path, smoke: bool, service_cpus: set[int], load_cpus: set[int]) -> list[LoadResult]:
