@@ -14,11 +14,12 @@ import aiohttp
 import numpy as np
 
 from app.config import Config, masked_url
-from app.numbers import fetch_metrics, pacing
+from app.numbers import fetch_metrics
 from app.numbers.content_coding import ACCEPT_ENCODING, IDENTITY, decoder_for
 from app.numbers.errors import BackendConnectionError, BackendDataError, BackendError, BackendStatusError
 from app.numbers.exact_sum import Chunk
 from app.numbers.json_array import NumberArrayParser
+from app.numbers.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ class HttpNumbers:
             decoder = decoder_for(response.headers.get("Content-Encoding", ""), HTTP_READ_SIZE)
             if decoder is IDENTITY and (response.content_length or 0) > self.max_bytes:
                 raise self._too_large()
+            pacer = Pacer()
             received = 0
             try:
                 async for data in response.content.iter_chunked(HTTP_READ_SIZE):
@@ -156,7 +158,7 @@ class HttpNumbers:
                         for chunk in parser.feed(piece):
                             yield chunk
                         # Pieces that hold no complete number (a run of spaces) give way too.
-                        await pacing.pause_if_due()
+                        await pacer.pause_if_due()
             except aiohttp.ClientError as error:
                 raise BackendConnectionError(
                     "the connection to the numbers backend broke mid-body", cause=str(error)
