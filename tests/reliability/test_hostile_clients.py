@@ -168,7 +168,12 @@ async def idle_connections(server: ServerProcess, count: int) -> list[float]:
         return time.monotonic() - answered
 
     connections = await asyncio.gather(*(idle_after_one_request() for _ in range(count)))
-    assert open_fds(server) >= count  # all held open at once
+    # Every connection answered idles for the keep-alive timeout, so all are open at once
+    # unless connecting them all took nearly that long (a loaded CI machine took over 5 s):
+    # those answered less than the timeout ago (with a margin for this read) must be open.
+    now = time.monotonic()
+    due_open = sum(now - answered < KEEP_ALIVE_SECONDS - 0.5 for _, _, answered in connections)
+    assert open_fds(server) >= due_open > count / 2
     body, elapsed = await normal_request(server.port)
     assert (body, elapsed < USUAL) == (TOTAL, True)
     idle = [idle_time(reader, answered) for reader, _, answered in connections]
@@ -180,6 +185,7 @@ async def idle_connections(server: ServerProcess, count: int) -> list[float]:
 
 async def test_idle_connections_closed(server: ServerProcess) -> None:
     """Idle keep-alive connections are closed and their memory reused."""
+    # At most as many as before: one may still be closing from an earlier client.
     idle_fds = open_fds(server)
     before = rss_kib(server)
     idle = await idle_connections(server, 2000)
@@ -189,7 +195,7 @@ async def test_idle_connections_closed(server: ServerProcess) -> None:
     assert min(idle) > KEEP_ALIVE_SECONDS / 2
     assert max(idle) < KEEP_ALIVE_SECONDS + 3
     await asyncio.sleep(0.5)
-    assert open_fds(server) == idle_fds
+    assert open_fds(server) <= idle_fds
     after_first = rss_kib(server)
     # The allocator keeps what 2,000 connections took (about 20 KiB each) for reuse rather
     # than giving it back: later bursts must reuse it. A leak would add as much again with
@@ -200,7 +206,7 @@ async def test_idle_connections_closed(server: ServerProcess) -> None:
     for _ in range(2):
         await idle_connections(server, 2000)
     await asyncio.sleep(0.5)
-    assert open_fds(server) == idle_fds
+    assert open_fds(server) <= idle_fds
     assert rss_kib(server) < after_first + taken / 2
 
 
