@@ -42,9 +42,10 @@ backend: $(VENV)/.synced ## the reference numbers backend on 127.0.0.1:5001
 
 test: lint typecheck pytest ## lint, mypy --strict and pytest: what Travis runs
 
-lint: $(VENV)/.synced ## ruff, and the deployment files' linters and schemas
+lint: $(VENV)/.synced ## ruff, bandit, and the deployment files' linters and schemas
 	$(PY) -m ruff check app tests bench
 	$(PY) -m ruff format --check app tests bench
+	$(VENV)/bin/bandit --quiet --recursive app
 	$(PY) -m check_jsonschema --builtin-schema vendor.travis .travis.yml
 	$(PY) -m check_jsonschema --builtin-schema vendor.compose-spec compose.yaml
 	$(VENV)/bin/hadolint Dockerfile

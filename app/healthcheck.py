@@ -14,7 +14,8 @@ from app.config import Config
 def main() -> int:
     port = Config.from_env().port
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+        # bandit's B310 is for URLs that could name a file: this one is fixed, http.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:  # nosec B310
             return 0 if response.status == 200 else 1
     except OSError as error:
         print(f"unhealthy: {error}", file=sys.stderr)

@@ -66,7 +66,7 @@ _BULK_EXPONENT_DIGITS = 6
 _INTEGER = rb"[ \t\n\r]*-?(?:0|[1-9][0-9]*)[ \t\n\r]*"
 _INTEGERS = re.compile(_INTEGER + rb"(?:," + _INTEGER + rb")*")
 _NUMBER = re.compile(rb"[ \t\n\r]*(-?)(0|[1-9][0-9]*)(?:\.([0-9]+))?(?:[eE]([+-]?[0-9]+))?[ \t\n\r]*")
-_WHITESPACE_RUN = re.compile(rb"[ \t\n\r]*")
+_NOT_WHITESPACE = re.compile(rb"[^ \t\n\r]")
 _LITERALS = {b"true": "true", b"false": "false", b"null": "null"}
 _OPENERS = {b'"': "a string", b"{": "an object", b"[": "an array"}
 _COMMA, _DOT, _ZERO, _LOWER_E = b",.0e"
@@ -311,9 +311,8 @@ def _slices(text: bytes, first: int) -> Iterator[tuple[bytes, int]]:
 
 
 def _skip_whitespace(data: bytes, position: int) -> int:
-    match = _WHITESPACE_RUN.match(data, position)
-    assert match is not None  # the pattern matches the empty string
-    return match.end()
+    match = _NOT_WHITESPACE.search(data, position)
+    return match.start() if match else len(data)
 
 
 def _parse_exactly(text: bytes, first_index: int) -> Iterator[PartialSum]:

@@ -124,7 +124,8 @@ class Totals:
         try:
             total, count, summing = await self._sum(known)
         except NotModified:
-            assert latest is not None  # only a known version is asked for
+            if latest is None:  # only a known version is asked for
+                raise
             return self._reuse(latest, fetch_id, started)
         except BackendError as error:
             seconds = time.perf_counter() - started
