@@ -37,6 +37,7 @@ from bench.load import LoadResult, bare_transfer, concurrent, percentile, sequen
 from bench.memory import PeakRss
 from bench.probe import Probe
 from bench.processes import ServerProcess, reference_backend
+from bench.request_cost import request_cost
 from bench.soak import soak
 from bench.telemetry_cost import telemetry_cost
 
@@ -281,6 +282,7 @@ PARTS: dict[str, Callable[[Path, bool], list[LoadResult]]] = {
     "freshness": lambda log_dir, smoke: freshness(log_dir, smoke, SERVER_CPUS),
     "compressed": lambda log_dir, smoke: compressed(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
     "conditional": lambda log_dir, smoke: conditional(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
+    "request_cost": lambda log_dir, smoke: request_cost(log_dir, smoke, SERVER_CPUS),
 }
 
 

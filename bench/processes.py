@@ -44,6 +44,7 @@ class ServerProcess:
         cpus: set[int] | None = None,
         port: int | None = None,
         scheme: str = "http",
+        cwd: Path = PROJECT,
     ) -> None:
         self.port = port or free_port()
         self.url = f"{scheme}://{LOOPBACK}:{self.port}"
@@ -53,7 +54,7 @@ class ServerProcess:
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
             self.process = subprocess.Popen(
                 [arg.format(port=self.port) for arg in argv],
-                cwd=PROJECT,
+                cwd=cwd,
                 env=full_env,
                 stdout=out,
                 stderr=err,

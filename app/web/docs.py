@@ -140,10 +140,18 @@ class ResponsesProvider(OpenAPIProvider):
     def generate_rules(self) -> Any:
         return (rule for rule in super().generate_rules() if not _is_asset(rule))
 
+    _document: dict[str, Any] | None = None
+
     def schema(self) -> dict[str, Any]:
-        """The document, with the answers no operation can list: to a path that does not
-        exist (404) and to a method a path does not take (405, with Allow)."""
-        document = super().schema()
+        """The document, made at the first request for it: the routes are fixed by then."""
+        if self._document is None:
+            self._document = self._with_unlisted_answers(super().schema())
+        return self._document
+
+    @staticmethod
+    def _with_unlisted_answers(document: dict[str, Any]) -> dict[str, Any]:
+        """The answers no operation can list: to a path that does not exist (404) and to a
+        method a path does not take (405, with Allow)."""
         problem = {"$ref": "#/components/schemas/Problem"}
         document["components"]["schemas"]["Problem"] = Problem.model_json_schema()
         document["components"]["responses"] = {
@@ -245,6 +253,10 @@ def init_app(app: Quart) -> None:
     """Serve /openapi.json and /docs, with Swagger UI's files from this service."""
     app.config["QUART_SCHEMA_SWAGGER_JS_URL"] = "/docs/assets/swagger-ui-bundle.js"
     app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = "/docs/assets/swagger-ui.css"
+    # quart-schema wraps make_response to turn views' pydantic models into JSON, at a cost on
+    # every response (docs/design.md, "The request path's own work"); no view here returns a
+    # model, so Quart's own is kept and the models only describe the API.
+    make_response = app.make_response
     QuartSchema(
         app,
         info={"title": "total-service", "version": "1.0.0", "description": DESCRIPTION},
@@ -252,4 +264,5 @@ def init_app(app: Quart) -> None:
         scalar_ui_path=None,
         openapi_provider_class=ResponsesProvider,
     )
+    app.make_response = make_response  # type: ignore[method-assign]
     app.register_blueprint(assets)

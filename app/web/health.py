@@ -10,18 +10,21 @@ from app.web.problems import problem
 from app.web.service import service_of
 
 blueprint = Blueprint("health", __name__)
+# Constant answers, made once rather than serialised per request.
+OK = b'{"status":"ok"}\n'
+READY = b'{"status":"ready"}\n'
 
 
 @blueprint.get("/healthz")
 @docs.documented(docs.Health)
-async def healthz() -> dict[str, str]:
+async def healthz() -> Response:
     """Liveness: the service answers; the backend is not asked."""
-    return {"status": "ok"}
+    return Response(OK, content_type="application/json")
 
 
 @blueprint.get("/readyz")
 @docs.documented(docs.Ready, 503)
-async def readyz() -> dict[str, str] | Response:
+async def readyz() -> Response:
     """Readiness: 200 while the instance takes traffic, 503 once it drains before shutting down."""
     if not service_of(current_app).ready:
         return problem(
@@ -30,4 +33,4 @@ async def readyz() -> dict[str, str] | Response:
             "the instance is shutting down: send requests to another one",
             {"Retry-After": "1"},
         )
-    return {"status": "ready"}
+    return Response(READY, content_type="application/json")
