@@ -106,7 +106,7 @@ def request_cost(log_dir: Path, smoke: bool, service_cpus: set[int]) -> list[Loa
                     results.setdefault(variant.name, {}).setdefault(measure, []).append(result)
 
     def median(name: str, measure: Measure, metric: str) -> float:
-        return statistics.median(getattr(result, metric) for result in results[name][measure])
+        return float(statistics.median(getattr(result, metric) for result in results[name][measure]))
 
     print(f"\n## The request path's own work: medians of {rounds} interleaved rounds of {seconds:g} s")
     print(
