@@ -21,6 +21,8 @@ T = TypeVar("T")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Retries beyond this wait longer than any sensible deadline: the backoff is capped at 2 s.
 MAX_RETRIES = 10
+# Far more processes than any machine this runs on has cores: a typo, not a plan.
+MAX_WORKERS = 64
 # A bearer token as RFC 6750 writes it (b64token): it goes into a header as it is.
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 # A DNS name (RFC 1123): dot-separated labels of letters, digits and inner hyphens.
@@ -87,6 +89,13 @@ def _size(raw: str) -> int:
     if size == 0:
         raise ValueError(raw)
     return size
+
+
+def _workers(raw: str) -> int:
+    workers = int(raw)
+    if not 1 <= workers <= MAX_WORKERS:
+        raise ValueError(raw)
+    return workers
 
 
 def _retries(raw: str) -> int:
@@ -161,6 +170,14 @@ class Config:
         _host,
         "a host name or IP address",
         "address to listen on, IPv4, IPv6 or a name; the Docker image sets `0.0.0.0`",
+    )
+    workers: int = setting(
+        "WORKERS",
+        "1",
+        _workers,
+        f"an integer from 1 to {MAX_WORKERS}",
+        "processes serving the port, each with its own fetches: raise it to the cores of a VM or "
+        "container (not in Kubernetes: scale replicas)",
     )
     numbers_api_url: str | None = setting(
         "NUMBERS_API_URL",

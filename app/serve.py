@@ -1,4 +1,5 @@
-"""`python -m app`: serve the app with Hypercorn on HOST:PORT, and shut down gracefully."""
+"""One process serving the app with Hypercorn, on HOST:PORT or on a socket its supervisor holds
+(WORKERS > 1, app.supervisor), until a signal; then a drain and a graceful shutdown."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 from quart import Quart
 
-from app import logs
-from app.config import Config, ConfigError
+from app.config import Config
 from app.web.access_log import AccessLogger, JsonAccessLogger
 from app.web.factory import create_app
 from app.web.service import service_of
@@ -29,10 +29,11 @@ KEEP_ALIVE_SECONDS = 5.0
 WANTED_FILE_DESCRIPTORS = 65_536
 
 
-def hypercorn_config(config: Config) -> HypercornConfig:
+def hypercorn_config(config: Config, listen_fd: int | None = None) -> HypercornConfig:
+    """Hypercorn's settings; bound to HOST:PORT, or to the listening socket `listen_fd`."""
     server = HypercornConfig()
     host = f"[{config.host}]" if ":" in config.host else config.host  # an IPv6 address
-    server.bind = [f"{host}:{config.port}"]
+    server.bind = [f"{host}:{config.port}" if listen_fd is None else f"fd://{listen_fd}"]
     if not config.access_log:
         server.accesslog = None
     elif config.log_format == "json":
@@ -64,7 +65,7 @@ def hypercorn_config(config: Config) -> HypercornConfig:
     return server
 
 
-async def serve_until_signalled(app: Quart, config: Config) -> None:
+async def serve_until_signalled(app: Quart, config: Config, listen_fd: int | None = None) -> None:
     """Serve until SIGTERM or SIGINT; then drain for DRAIN_SECONDS, stop accepting and give
     requests the grace period.
 
@@ -97,7 +98,7 @@ async def serve_until_signalled(app: Quart, config: Config) -> None:
 
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signal_number, on_signal, signal_number.name)
-    await serve(app, hypercorn_config(config), shutdown_trigger=stopping.wait)
+    await serve(app, hypercorn_config(config, listen_fd), shutdown_trigger=stopping.wait)
 
 
 def raise_file_limit() -> None:
@@ -108,16 +109,11 @@ def raise_file_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
-def main() -> int:
-    try:
-        config = Config.from_env()
-    except ConfigError as error:
-        print(f"total-service: configuration error: {error}", file=sys.stderr)
-        return 2
-    logs.configure(config)
+def serve_forever(config: Config, listen_fd: int | None = None) -> int:
+    """Serve until signalled; the exit status."""
     raise_file_limit()
     try:
-        asyncio.run(serve_until_signalled(create_app(config), config))
+        asyncio.run(serve_until_signalled(create_app(config), config, listen_fd))
     except OSError as error:  # the address cannot be bound: in use, or not this machine's
         print(f"total-service: cannot serve on {config.host}:{config.port}: {error}", file=sys.stderr)
         return 1

@@ -144,6 +144,9 @@ def test_empty_url_means_simulated() -> None:
         ("LOG_FORMAT", "yaml", "text or json"),
         ("METRICS", "yes", "on or off"),
         ("ACCESS_LOG", "1", "on or off"),
+        ("WORKERS", "0", "an integer from 1 to 64"),
+        ("WORKERS", "65", "an integer from 1 to 64"),
+        ("WORKERS", "two", "an integer from 1 to 64"),
     ],
 )
 def test_bad_value_names_variable(name: str, value: str, expected: str) -> None:
@@ -183,6 +186,8 @@ def test_bad_value_names_variable(name: str, value: str, expected: str) -> None:
         ("METRICS", "off", "metrics", False),
         ("ACCESS_LOG", "on", "access_log", True),
         ("ACCESS_LOG", "off", "access_log", False),
+        ("WORKERS", "1", "workers", 1),
+        ("WORKERS", "64", "workers", 64),
     ],
 )
 def test_values_at_the_edges(name: str, value: str, field: str, expected: object) -> None:

@@ -25,10 +25,14 @@ class CircuitBreaker:
         self._clock = clock
         self._failures = 0
         self._open_until = 0.0
-        fetch_metrics.BREAKER_OPEN.set_function(self.is_open)
 
     def is_open(self) -> bool:
         return self._open_until > self._clock()
+
+    def publish(self) -> None:
+        """Set the breaker's gauge: it turns from open to closed with time alone, so whoever
+        reads the metrics calls this first."""
+        fetch_metrics.BREAKER_OPEN.set(self.is_open())
 
     def check(self) -> None:
         """Raise BackendUnavailableError while the breaker is open."""

@@ -27,8 +27,11 @@ FETCH_SECONDS = Histogram(
 )
 RETRIES = Counter("numbers_backend_retries", "Requests to the numbers backend made again after a failure")
 NUMBERS_SUMMED = Counter("numbers_summed", "Numbers summed, over every successful fetch")
+# With WORKERS > 1 each worker has its own breaker: the instance's is open if any is.
 BREAKER_OPEN = Gauge(
-    "numbers_backend_breaker_open", "1 while the circuit breaker answers 503 for the backend"
+    "numbers_backend_breaker_open",
+    "1 while the circuit breaker answers 503 for the backend",
+    multiprocess_mode="max",
 )
 TOTAL_REQUESTS = Counter(
     "total_requests_by_fetch",
@@ -36,4 +39,6 @@ TOTAL_REQUESTS = Counter(
     "were answered at once from a fresh or a stale total (TOTAL_MAX_AGE)",
     ["fetch"],
 )
-TOTAL_WAITING = Gauge("total_requests_waiting", "Requests for /total waiting for a fetch now")
+TOTAL_WAITING = Gauge(
+    "total_requests_waiting", "Requests for /total waiting for a fetch now", multiprocess_mode="livesum"
+)

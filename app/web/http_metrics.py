@@ -2,21 +2,35 @@
 loop's lag and its tasks.
 
 Every metric lives in prometheus-client's default registry, with app.numbers.fetch_metrics
-and prometheus-client's process collectors (CPU, memory, open file descriptors).
+and prometheus-client's process collectors (CPU, memory, open file descriptors). With
+WORKERS > 1 every worker's values are in prometheus-client's multiprocess files, and a scrape
+of any worker reads them all (the process figures are the supervisor's, app.supervisor).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import os
 import time
 from collections.abc import AsyncGenerator
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
-from quart import Blueprint, Quart, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+from quart import Blueprint, Quart, Response, current_app, g, request
 
 from app.numbers.fetch_metrics import LATENCY_BUCKETS
 from app.web import docs
+from app.web.service import service_of
 
 # A healthy loop is late by well under a millisecond; a parse that held it shows as 10 ms
 # and more.
@@ -36,7 +50,7 @@ LOOP_LAG = Histogram(
     "How late a periodic timer fires on the event loop: the time the loop was held",
     buckets=LOOP_LAG_BUCKETS,
 )
-TASKS = Gauge("asyncio_tasks", "Tasks on the event loop")
+TASKS = Gauge("asyncio_tasks", "Tasks on the event loop", multiprocess_mode="livesum")
 
 blueprint = Blueprint("metrics", __name__)
 
@@ -45,7 +59,23 @@ blueprint = Blueprint("metrics", __name__)
 @docs.documented(docs.Metrics)
 async def exposition() -> Response:
     """Every metric in the Prometheus text format."""
-    return Response(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+    _set_gauges(current_app)
+    return Response(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+def _registry() -> CollectorRegistry:
+    """This process's registry; with WORKERS > 1, one that reads every worker's files."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
+def _set_gauges(app: Quart) -> None:
+    """The gauges that change with no event to count: when scraped, and as the loop is sampled."""
+    TASKS.set(len(asyncio.all_tasks()))
+    service_of(app).totals.breaker.publish()
 
 
 async def _start_timer() -> None:
@@ -59,13 +89,15 @@ async def _count(response: Response) -> Response:
     return response
 
 
-async def _sample_loop_lag() -> AsyncGenerator[None, None]:
+async def _sample_loop_lag(app: Quart) -> AsyncGenerator[None, None]:
     async def sample() -> None:
         loop = asyncio.get_running_loop()
         while True:
             due = loop.time() + LAG_SAMPLE_SECONDS
             await asyncio.sleep(LAG_SAMPLE_SECONDS)
             LOOP_LAG.observe(max(0.0, loop.time() - due))
+            # Another worker's scrape reads these from this worker's files.
+            _set_gauges(app)
 
     sampler = asyncio.create_task(sample())
     yield
@@ -79,5 +111,4 @@ def init_app(app: Quart) -> None:
     app.before_request(_start_timer)
     app.after_request(_count)
     app.register_blueprint(blueprint)
-    app.while_serving(_sample_loop_lag)
-    TASKS.set_function(lambda: len(asyncio.all_tasks()))
+    app.while_serving(functools.partial(_sample_loop_lag, app))

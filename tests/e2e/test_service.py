@@ -234,6 +234,7 @@ async def test_sigterm_drain_fails_readiness(
         ("GRACEFUL_TIMEOUT", "-1", "a number of seconds > 0"),
         ("LOG_FORMAT", "xml", "text or json"),
         ("METRICS", "maybe", "on or off"),
+        ("WORKERS", "0", "an integer from 1 to 64"),
     ],
 )
 def test_bad_setting_stops_start_up(name: str, value: str, expected: str) -> None:
@@ -252,12 +253,13 @@ def test_bad_setting_stops_start_up(name: str, value: str, expected: str) -> Non
     ]
 
 
-def test_address_in_use_stops_start_up(server: ServerProcess) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_address_in_use_stops_start_up(server: ServerProcess, workers: str) -> None:
     """An address in use stops start-up with one line, and exit code 1."""
     result = subprocess.run(
         [sys.executable, "-m", "app"],
         cwd=PROJECT,
-        env={"PORT": str(server.port), "PATH": ""},
+        env={"PORT": str(server.port), "PATH": "", "WORKERS": workers},
         capture_output=True,
         text=True,
         timeout=30,

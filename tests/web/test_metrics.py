@@ -108,15 +108,25 @@ async def test_fetches_counted_by_outcome() -> None:
 
 
 async def test_timeout_counted_breaker_open() -> None:
-    """A timeout is counted, and the breaker shows open."""
+    """A timeout is counted, and a scrape shows the breaker open, then closed once its time is up."""
     before = value("numbers_backend_fetches_total", outcome="timeout")
     never = asyncio.Event()
     source = ListSource([], gate=never)
-    async with serving(source, numbers_api_timeout=0.01, numbers_api_breaker_failures=1) as client:
+    settings = {
+        "numbers_api_timeout": 0.01,
+        "numbers_api_breaker_failures": 1,
+        "numbers_api_breaker_seconds": 0.3,
+    }
+    async with serving(source, **settings) as client:
+        await client.get("/metrics")
         assert value("numbers_backend_breaker_open") == 0
         assert (await client.get("/total")).status_code == 504
         assert value("numbers_backend_fetches_total", outcome="timeout") == before + 1
+        await client.get("/metrics")
         assert value("numbers_backend_breaker_open") == 1
+        await asyncio.sleep(0.3)
+        await client.get("/metrics")
+        assert value("numbers_backend_breaker_open") == 0
 
 
 async def test_joining_requests_counted() -> None:

@@ -1,0 +1,111 @@
+"""WORKERS=2 end to end: one port, one set of metrics, one lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench.processes import ServerProcess
+
+FULL_TOTAL = 50000005000000
+TWO = {"WORKERS": "2", "NUMBERS_API_DELAY": "1.0"}
+
+
+def workers_of(server: ServerProcess) -> set[int]:
+    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children").read_text()
+    return {int(pid) for pid in children.split()}
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time"
+        time.sleep(0.05)
+
+
+def start_two(env: dict[str, str], log_dir: Path) -> ServerProcess:
+    """The service with two workers, once both serve."""
+    server = ServerProcess([sys.executable, "-m", "app"], env, log_dir)
+    wait_for(lambda: server.stderr().count("Running on") == 2)
+    return server
+
+
+def healthz_count(server: ServerProcess) -> float:
+    with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
+        exposition = response.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if sample.name == "http_requests_total" and sample.labels["route"] == "/healthz"
+    )
+
+
+@pytest.fixture
+def two_workers(tmp_path: Path) -> Iterator[ServerProcess]:
+    with start_two(TWO, tmp_path) as server:
+        yield server
+
+
+async def test_one_scrape_counts_all(two_workers: ServerProcess) -> None:
+    """N requests spread over both workers; one scrape of either reads exactly N."""
+    before = healthz_count(two_workers)
+    connector = aiohttp.TCPConnector(force_close=True)  # a new connection each: both workers serve
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def healthz() -> int:
+            async with session.get(two_workers.url + "/healthz") as response:
+                return response.status
+
+        statuses = await asyncio.gather(*(healthz() for _ in range(300)))
+    assert statuses == [200] * 300
+    served_by = {line.split("]")[1] for line in two_workers.stdout().splitlines() if "/healthz" in line}
+    assert len(served_by) == 2  # each access-log line names its worker's pid
+    assert healthz_count(two_workers) == before + 300
+
+
+async def test_sigterm_drains_all(tmp_path: Path) -> None:
+    """SIGTERM: every worker fails readiness and answers the requests it has; exit 0."""
+    env = {**TWO, "DRAIN_SECONDS": "2"}
+    with start_two(env, tmp_path) as server:
+        connector = aiohttp.TCPConnector(force_close=True)
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def get(path: str) -> tuple[int, bytes]:
+                async with session.get(server.url + path) as response:
+                    return response.status, await response.read()
+
+            in_flight = [asyncio.create_task(get("/total")) for _ in range(6)]
+            await asyncio.to_thread(server.wait_for_log, "fetching numbers")
+            server.terminate()
+            await asyncio.to_thread(server.wait_for_log, "stopping 2 workers")
+            await asyncio.sleep(0.3)
+            readiness = await asyncio.gather(*(get("/readyz") for _ in range(20)))
+            answers = await asyncio.gather(*in_flight)
+        exit_code = await asyncio.to_thread(server.process.wait, 20)
+    assert {status for status, _ in readiness} == {503}
+    assert answers == [(200, b'{"total":%d}\n' % FULL_TOTAL)] * 6
+    assert server.stderr().count("draining for 2 s") == 2
+    assert exit_code == 0
+
+
+async def test_dead_worker_replaced(two_workers: ServerProcess) -> None:
+    """A worker killed is replaced and counted; the service goes on answering."""
+    first = workers_of(two_workers)
+    os.kill(min(first), signal.SIGKILL)
+    wait_for(lambda: len(workers_of(two_workers) - first) == 1 and len(workers_of(two_workers)) == 2)
+    wait_for(lambda: two_workers.scraped("workers") == 2)
+    assert two_workers.scraped("worker_restarts_total") == 1
+    assert "exited with status -9: starting another" in two_workers.stderr()
+    async with aiohttp.ClientSession() as session, session.get(two_workers.url + "/total") as response:
+        assert (response.status, await response.read()) == (200, b'{"total":%d}\n' % FULL_TOTAL)
