@@ -4,6 +4,7 @@ on the PATH that record how they were called."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -145,3 +146,11 @@ def test_pipenv_version_pinned() -> None:
     assert dockerfile is not None
     assert makefile.group(1) == dockerfile.group(1)
     assert re.fullmatch(r"[0-9.]+", makefile.group(1))
+
+
+def test_sbom_tool_locked() -> None:
+    """The Dockerfile's cyclonedx-bom, which writes the image's SBOM, is Pipfile.lock's version."""
+    dockerfile = re.search(r"^ARG CYCLONEDX_BOM_VERSION=(\S+)$", (PROJECT / "Dockerfile").read_text(), re.M)
+    lock = json.loads((PROJECT / "Pipfile.lock").read_text())
+    assert dockerfile is not None
+    assert f"=={dockerfile.group(1)}" == lock["develop"]["cyclonedx-bom"]["version"]
