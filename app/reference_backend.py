@@ -5,7 +5,8 @@ for the end-to-end tests and for the benchmark:
 
 - `GET /numbers`: the JSON array of the numbers 0..count-1, streamed with chunked
   encoding after `delay` seconds (query parameters `count` and `delay` override the
-  command line's for one request; `kind` serves another body of `count` items, see KINDS);
+  command line's for one request; `kind` serves another body of `count` items, see KINDS;
+  `cut=BYTES` sends it in pieces of BYTES wherever they end, numbers cut in two included);
 - `GET /json?body=TEXT&piece=BYTES`: TEXT as the body, sent in pieces of BYTES (with
   `chunked=off`: in one piece, with Content-Length);
 - both take `encoding`: `gzip` or `deflate` compresses the body; any other value is sent as
@@ -100,6 +101,13 @@ def encode(pieces: Iterable[bytes], encoding: str) -> tuple[bytes, ...]:
 
 
 @functools.lru_cache(maxsize=2)
+def cut(pieces: tuple[bytes, ...], size: int) -> tuple[bytes, ...]:
+    """`pieces` joined and cut again every `size` bytes; kept, as it is."""
+    body = b"".join(pieces)
+    return tuple(body[start : start + size] for start in range(0, len(body), max(1, size)))
+
+
+@functools.lru_cache(maxsize=2)
 def gzip_bomb(size: int) -> tuple[bytes, ...]:
     """A gzip body of `[` and `size` spaces (rounded down to whole members), ~1,000 times smaller."""
     member = gzip.compress(b" " * BOMB_MEMBER_BYTES, compresslevel=9)
@@ -168,6 +176,8 @@ async def numbers_answer(request: web.Request) -> web.StreamResponse:
     if etag and request.headers.get("If-None-Match") in (etag, "*"):
         return web.Response(status=304, headers={"ETag": etag})
     pieces = compressed(count, kind, encoding) if encoding in ENCODINGS else rendered(count, kind)
+    if "cut" in request.query:
+        pieces = cut(pieces, int(request.query["cut"]))
     return await stream(request, pieces, encoding, {"ETag": etag} if etag else {})
 
 

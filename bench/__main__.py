@@ -32,6 +32,7 @@ from typing import TextIO
 from app.reference_backend import KINDS
 from bench.compressed import compressed
 from bench.conditional import conditional
+from bench.fetch_floor import fetch_floor
 from bench.freshness import freshness
 from bench.load import LoadResult, bare_transfer, concurrent, percentile, sequential
 from bench.memory import PeakRss
@@ -40,6 +41,7 @@ from bench.processes import ServerProcess, reference_backend
 from bench.request_cost import request_cost
 from bench.soak import soak
 from bench.telemetry_cost import telemetry_cost
+from bench.workers import workers
 
 SERVER_CPUS = {0}
 LOAD_CPUS = {1}
@@ -283,6 +285,8 @@ PARTS: dict[str, Callable[[Path, bool], list[LoadResult]]] = {
     "compressed": lambda log_dir, smoke: compressed(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
     "conditional": lambda log_dir, smoke: conditional(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
     "request_cost": lambda log_dir, smoke: request_cost(log_dir, smoke, SERVER_CPUS),
+    "workers": workers,
+    "fetch_floor": lambda log_dir, smoke: fetch_floor(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
 }
 
 

@@ -134,6 +134,14 @@ class NumberArrayParser:
             if trailing:
                 raise BackendDataError(_TRAILING_DATA)
             return iter(())
+        if not _has_fraction_or_exponent(items):
+            # The usual case, parsed at once: simdjson counts the items as it goes.
+            values = self._as_int64(items)
+            if values is not None:
+                self._index += len(values)
+                if trailing:
+                    raise BackendDataError(_TRAILING_DATA)
+                return iter((values,))
         first, count = self._index, items.count(b",") + 1
         self._index += count
         return self._chunks(items, first, count, trailing)
@@ -157,7 +165,7 @@ class NumberArrayParser:
 
         `trailing`: the body goes on after the array; said after any bad item before it.
         """
-        if any(marker in text for marker in (b".", b"e", b"E")):
+        if _has_fraction_or_exponent(text):
             yield from self._mixed(text, first)
         else:
             yield from self._integers(text, first, count)
@@ -166,7 +174,7 @@ class NumberArrayParser:
 
     def _integers(self, text: bytes, first: int, count: int) -> Iterator[Chunk]:
         """Items written as integers: int64 arrays where they fit, Python ints where they do not."""
-        whole = self._as_int64(text, count)
+        whole = self._as_int64(text)
         if whole is not None:
             yield whole
         else:
@@ -208,8 +216,8 @@ class NumberArrayParser:
         path takes: the exact parser then says which, or takes it.
         """
         count = stop - start
-        if not any(marker in run for marker in (b".", b"e", b"E")):
-            return self._as_int64(run, count)
+        if not _has_fraction_or_exponent(run):
+            return self._as_int64(run)
         try:
             self._parse(run).as_buffer(of_type="d")  # validates: numbers, and nothing else
         except _SIMDJSON_ERRORS:
@@ -238,17 +246,24 @@ class NumberArrayParser:
         chunk.add_bulk(mantissas, exponents)
         return chunk
 
-    def _as_int64(self, text: bytes, count: int) -> IntArray | None:
+    def _as_int64(self, text: bytes) -> IntArray | None:
+        """The items of `text` as int64s; None if any is not one, or `text` has no item."""
         try:
             # Copied out at once: simdjson's buffer lives only as long as its document.
             values = np.frombuffer(self._parse(text).as_buffer(of_type="i"), np.int64).copy()
         except _SIMDJSON_ERRORS:  # not JSON, or not all int64: the next path says which
             return None
-        return values if len(values) == count else None
+        # Valid items in brackets, and at least one: as many as the commas say. No item
+        # is "[ ]" from whitespace alone, which the exact parser refuses with its index.
+        return values if len(values) else None
 
     def _parse(self, text: bytes) -> simdjson.Array:
-        # Items in brackets: a document that parses at all is an array.
-        return cast(simdjson.Array, self._simdjson.parse(b"[" + text + b"]"))
+        # Items in brackets, copied once: a document that parses at all is an array.
+        return cast(simdjson.Array, self._simdjson.parse(b"".join((b"[", text, b"]"))))
+
+
+def _has_fraction_or_exponent(text: bytes) -> bool:
+    return b"." in text or b"e" in text or b"E" in text
 
 
 class _Items:

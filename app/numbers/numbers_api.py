@@ -14,12 +14,11 @@ import aiohttp
 import numpy as np
 
 from app.config import Config, masked_url
-from app.numbers import fetch_metrics
+from app.numbers import fetch_metrics, pacing
 from app.numbers.content_coding import ACCEPT_ENCODING, IDENTITY, decoder_for
 from app.numbers.errors import BackendConnectionError, BackendDataError, BackendError, BackendStatusError
 from app.numbers.exact_sum import Chunk
 from app.numbers.json_array import NumberArrayParser
-from app.numbers.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +97,10 @@ class SimulatedNumbers:
             yield np.arange(start, min(start + self.chunk_size, self.count), dtype=self.dtype)
 
 
-# Bytes handed to the parser at a time: parsing one piece takes well under a millisecond.
-HTTP_READ_SIZE = 65_536
+# Bytes read and handed to the parser at a time, and aiohttp's buffer: parsing one piece
+# takes well under a millisecond, and pieces of this size fetched the 10M list fastest
+# (docs/design.md, "The 10M fetch and its floor").
+HTTP_READ_SIZE = 262_144
 # Answers worth asking again: the backend or a proxy in front of it is briefly unavailable.
 RETRY_STATUSES = frozenset({502, 503, 504})
 # Exponential backoff with full jitter: before retry n, a random pause of up to
@@ -131,7 +132,10 @@ class HttpNumbers:
         # No timeout of aiohttp's own: the deadline covers the whole fetch, retries included.
         # No decoding of aiohttp's own either: it decodes a whole network read in one step.
         self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=None), headers=self._headers, auto_decompress=False
+            timeout=aiohttp.ClientTimeout(total=None),
+            headers=self._headers,
+            auto_decompress=False,
+            read_bufsize=HTTP_READ_SIZE,
         )
 
     async def close(self) -> None:
@@ -147,7 +151,6 @@ class HttpNumbers:
             decoder = decoder_for(response.headers.get("Content-Encoding", ""), HTTP_READ_SIZE)
             if decoder is IDENTITY and (response.content_length or 0) > self.max_bytes:
                 raise self._too_large()
-            pacer = Pacer()
             received = 0
             try:
                 async for data in response.content.iter_chunked(HTTP_READ_SIZE):
@@ -158,7 +161,7 @@ class HttpNumbers:
                         for chunk in parser.feed(piece):
                             yield chunk
                         # Pieces that hold no complete number (a run of spaces) give way too.
-                        await pacer.pause_if_due()
+                        await pacing.pause_if_due()
             except aiohttp.ClientError as error:
                 raise BackendConnectionError(
                     "the connection to the numbers backend broke mid-body", cause=str(error)

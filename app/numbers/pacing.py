@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextvars import ContextVar
 
 # Work holds the loop at most about this long before handing it back.
 YIELD_INTERVAL = 0.001
@@ -29,13 +30,19 @@ async def let_others_run() -> None:
             return
 
 
-class Pacer:
-    """Gives way once work has held the loop for YIELD_INTERVAL since the last hand-back."""
+# When the current fetch last handed the loop back: one clock per fetch (each runs in a
+# context of its own), shared by the decoding in the source and the summing in Totals, so
+# that neither hands back again right after the other did.
+_handed_back: ContextVar[float] = ContextVar("handed_back")
 
-    def __init__(self) -> None:
-        self._since = time.perf_counter()
 
-    async def pause_if_due(self) -> None:
-        if time.perf_counter() - self._since > YIELD_INTERVAL:
-            await let_others_run()
-            self._since = time.perf_counter()
+def start_clock() -> None:
+    """Count the current fetch's work from now."""
+    _handed_back.set(time.perf_counter())
+
+
+async def pause_if_due() -> None:
+    """Give way once the current fetch's work has held the loop for YIELD_INTERVAL."""
+    if time.perf_counter() - _handed_back.get(0.0) > YIELD_INTERVAL:
+        await let_others_run()
+        start_clock()

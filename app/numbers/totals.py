@@ -13,13 +13,12 @@ from typing import Literal
 
 import structlog
 
-from app.numbers import fetch_metrics
+from app.numbers import fetch_metrics, pacing
 from app.numbers.breaker import CircuitBreaker
 from app.numbers.errors import BackendDataError, BackendError, BackendTimeoutError, BackendUnavailableError
 from app.numbers.exact_sum import ExactSum, FloatRangeError, Number
 from app.numbers.freshness import NEVER, Freshness
 from app.numbers.numbers_api import NotModified, NumbersSource, Validator
-from app.numbers.pacing import Pacer
 from app.numbers.single_flight import SingleFlight
 
 log = logging.getLogger(__name__)
@@ -169,12 +168,12 @@ class Totals:
         summing = 0.0
         try:
             async with asyncio.timeout(self.deadline), aclosing(self.source.chunks(known)) as chunks:
-                pacer = Pacer()
+                pacing.start_clock()
                 async for chunk in chunks:
                     adding = time.perf_counter()
                     total.add(chunk)
                     summing += time.perf_counter() - adding
-                    await pacer.pause_if_due()
+                    await pacing.pause_if_due()
             adding = time.perf_counter()
             result = total.result()
             return result, total.count, summing + time.perf_counter() - adding
