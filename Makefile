@@ -43,8 +43,8 @@ backend: $(VENV)/.synced ## the reference numbers backend on 127.0.0.1:5001
 test: lint typecheck pytest ## lint, mypy --strict and pytest: what Travis runs
 
 lint: $(VENV)/.synced ## ruff, bandit, and the deployment files' linters and schemas
-	$(PY) -m ruff check app tests bench
-	$(PY) -m ruff format --check app tests bench
+	$(PY) -m ruff check app tests bench deploy/grafana
+	$(PY) -m ruff format --check app tests bench deploy/grafana
 	$(VENV)/bin/bandit --quiet --recursive app
 	$(PY) -m check_jsonschema --builtin-schema vendor.travis .travis.yml
 	$(PY) -m check_jsonschema --builtin-schema vendor.compose-spec compose.yaml
@@ -52,7 +52,7 @@ lint: $(VENV)/.synced ## ruff, bandit, and the deployment files' linters and sch
 	$(VENV)/bin/yamllint --strict .
 	$(VENV)/bin/kubernetes-validate --strict --quiet deploy/kubernetes/*.yaml
 
-typecheck: $(VENV)/.synced ## mypy --strict over app, tests and bench
+typecheck: $(VENV)/.synced ## mypy --strict over app, tests, bench and deploy/grafana
 	$(PY) -m mypy
 
 pytest: $(VENV)/.synced ## the tests that need no system package

@@ -1,10 +1,12 @@
 """compose.yaml, deploy/haproxy/haproxy.cfg and deploy/prometheus/prometheus.yml name the
-same instances, and an instance drains for longer than HAProxy takes to notice
-(`make compose-test` brings the stack up; `make lint` validates it against the Compose schema)."""
+same instances, an instance drains for longer than HAProxy takes to notice, and Grafana, under
+its profile, loads the dashboard of deploy/grafana/ (`make compose-test` brings the stack up
+without Grafana; `make lint` validates it against the Compose schema)."""
 
 from __future__ import annotations
 
 import re
+from pathlib import PurePosixPath
 from typing import Any
 
 import yaml
@@ -13,6 +15,7 @@ from app.config import Config
 from bench.processes import PROJECT
 
 INSTANCES = ["total-service-1", "total-service-2", "total-service-3"]
+GRAFANA = PROJECT / "deploy" / "grafana"
 
 
 def compose() -> dict[str, Any]:
@@ -51,3 +54,45 @@ def test_ports_on_loopback_only() -> None:
     """Published ports are on loopback only."""
     for service in compose()["services"].values():
         assert all(port.startswith("127.0.0.1:") for port in service.get("ports", []))
+
+
+def test_grafana_only_with_its_profile() -> None:
+    """A plain `up` (and `make compose-test`, where its image cannot be pulled) leaves Grafana out."""
+    services = compose()["services"]
+    profiled = {name: service["profiles"] for name, service in services.items() if "profiles" in service}
+    assert profiled == {"grafana": ["grafana"]}
+
+
+def test_grafana_image_pinned() -> None:
+    assert re.fullmatch(r"grafana/grafana:\d+\.\d+\.\d+", compose()["services"]["grafana"]["image"])
+
+
+def test_grafana_loads_the_dashboard() -> None:
+    """The provisioning files and the dashboards are mounted where Grafana and its provider look,
+    and the home dashboard is the one in deploy/grafana/dashboards/."""
+    grafana = compose()["services"]["grafana"]
+    mounts = dict(volume.removesuffix(":ro").split(":") for volume in grafana["volumes"])
+    assert all((PROJECT / source).is_dir() for source in mounts)
+    for kind in ("datasources", "dashboards"):
+        assert mounts[f"./deploy/grafana/provisioning/{kind}"] == f"/etc/grafana/provisioning/{kind}"
+    provisioning = yaml.safe_load(
+        (GRAFANA / "provisioning" / "dashboards" / "total-service.yaml").read_text()
+    )
+    (provider,) = provisioning["providers"]
+    assert mounts["./deploy/grafana/dashboards"] == provider["options"]["path"]
+    home = PurePosixPath(grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"])
+    assert (GRAFANA / "dashboards" / home.relative_to(provider["options"]["path"])).is_file()
+
+
+def test_grafana_reads_the_stack_prometheus() -> None:
+    """Grafana's default data source is the stack's Prometheus, and knows its scrape interval."""
+    provisioning = yaml.safe_load((GRAFANA / "provisioning" / "datasources" / "prometheus.yaml").read_text())
+    (source,) = provisioning["datasources"]
+    assert (source["type"], source["isDefault"], source["url"]) == (
+        "prometheus",
+        True,
+        "http://prometheus:9090",
+    )
+    assert any(port.endswith(":9090") for port in compose()["services"]["prometheus"]["ports"])
+    prometheus = yaml.safe_load((PROJECT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    assert source["jsonData"]["timeInterval"] == prometheus["global"]["scrape_interval"]
