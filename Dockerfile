@@ -49,10 +49,11 @@ ENV PATH=/srv/.venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     HOST=0.0.0.0 \
     LOG_FORMAT=json \
-    PORT=5000
+    PORT=5000 \
+    WORKERS=1
 USER 10001
 EXPOSE 5000
 HEALTHCHECK --interval=15s --timeout=2s --start-period=5s --retries=3 \
     CMD ["python", "-m", "app.healthcheck"]
-# Exec form: the server is PID 1 and receives SIGTERM itself.
+# Exec form: the server (with WORKERS > 1, their supervisor) is PID 1 and receives SIGTERM itself.
 CMD ["python", "-m", "app"]

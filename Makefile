@@ -84,7 +84,7 @@ reliability-test: $(VENV)/.synced ## load, faults and hostile clients against re
 
 # The benchmark, and a few seconds of it on small lists with every total checked (CI).
 bench: $(VENV)/.synced $(WRK) ## the benchmark, into docs/benchmark.md (Debian: wrk; ~20 min)
-	$(PY) -m bench --record docs/benchmark.md
+	$(PY) -m bench --record docs/benchmark.md --charts docs/charts
 
 soak: $(VENV)/.synced $(WRK) ## 100,000 requests on each backend (Debian: wrk)
 	$(PY) -m bench --part soak

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 
 # bandit's B404 warns of the module: it starts this program's own workers only.
 import subprocess  # nosec B404
@@ -25,7 +26,6 @@ from prometheus_client import Counter, Gauge, ProcessCollector
 from prometheus_client.multiprocess import mark_process_dead
 
 from app.config import Config
-from app.serve import hypercorn_config
 
 log = logging.getLogger(__name__)
 
@@ -133,14 +133,14 @@ def _process_figures(pid: int) -> Iterator[tuple[str, float]]:
 
 def supervise(config: Config) -> int:
     """Bind HOST:PORT, run WORKERS workers on it until signalled; the exit status."""
-    server = hypercorn_config(config)
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     try:
-        (listener,) = server.create_sockets().insecure_sockets
-        listener.listen(server.backlog)
+        listener = socket.create_server((config.host, config.port), family=family)
     except OSError as error:  # the address cannot be bound: in use, or not this machine's
         print(f"total-service: cannot serve on {config.host}:{config.port}: {error}", file=sys.stderr)
         return 1
     log.info("%d workers serving %s:%d", config.workers, config.host, config.port)
+    listener.set_inheritable(True)
     try:
         return Supervisor(config, listener.fileno()).run()
     finally:

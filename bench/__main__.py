@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TextIO
 
 from app.reference_backend import KINDS
+from bench import charts
 from bench.compressed import compressed
 from bench.conditional import conditional
 from bench.fetch_floor import fetch_floor
@@ -134,8 +135,8 @@ def compare(
     expected_body: bytes,
     log_dir: Path,
     limit: tuple[str, float],
-) -> list[LoadResult]:
-    """Measure every target and print the results side by side; the first target's results.
+) -> list[list[LoadResult]]:
+    """Measure every target and print the results side by side; each target's results.
 
     `limit`: what bounds a request's latency whatever the server does (the backend's delay,
     or a bare transfer of its body), named and in seconds: the ratios to it, and to the
@@ -155,7 +156,7 @@ def compare(
     print(f"\nwhole run\n\n{header}")
     print("| peak RSS of the server process tree | " + " | ".join(f"{m:.1f} MiB" for m in rss) + " |")
     print_ratios([t.name for t in targets], runs, results, limit)
-    return results[0]
+    return results
 
 
 def print_ratios(
@@ -247,18 +248,41 @@ def bodies(log_dir: Path, smoke: bool) -> list[LoadResult]:
     return [run.results[0] for run in runs]
 
 
-def simulated(log_dir: Path, smoke: bool) -> list[LoadResult]:
+def simulated(log_dir: Path, smoke: bool, destination: charts.Destination | None) -> list[LoadResult]:
     """The default configuration: the simulated backend, its numbers after its delay."""
     count = 1000 if smoke else DEFAULT_COUNT
     delay = "0.1" if smoke else "1.0"
-    return compare(
+    runs = simulated_scenarios(smoke)
+    compared = targets({"NUMBERS_API_COUNT": str(count), "NUMBERS_API_DELAY": delay}, smoke)
+    results = compare(
         f"Simulated backend: {count} numbers after {delay} s",
-        targets({"NUMBERS_API_COUNT": str(count), "NUMBERS_API_DELAY": delay}, smoke),
-        simulated_scenarios(smoke),
+        compared,
+        runs,
         b'{"total":%d}' % (count * (count - 1) // 2),
         log_dir,
         limit=("the backend's delay", float(delay)),
     )
+    if destination is not None:
+        names = [target.name for target in compared]
+        most = runs[-1]
+        charts.latency_and_probe(
+            destination,
+            "simulated-latency.png",
+            f"/total, simulated backend ({delay} s), {most.name}",
+            names,
+            [per_target[-1] for per_target in results],
+        )
+        charts.throughput_by_clients(
+            destination,
+            "simulated-throughput.png",
+            f"/total, simulated backend ({delay} s): requests/s against clients",
+            [scenario.clients for scenario in runs],
+            {
+                name: [result.throughput for result in per_target]
+                for name, per_target in zip(names, results, strict=True)
+            },
+        )
+    return results[0]
 
 
 def http(log_dir: Path, smoke: bool) -> list[LoadResult]:
@@ -272,21 +296,26 @@ def http(log_dir: Path, smoke: bool) -> list[LoadResult]:
             b'{"total":%d}' % (count * (count - 1) // 2),
             log_dir,
             limit=("a bare transfer of the body", bare_transfer(backend.url + FULL_FETCH)),
-        )
+        )[0]
 
 
-PARTS: dict[str, Callable[[Path, bool], list[LoadResult]]] = {
+# Each part: from the log directory, whether a smoke run, and where its charts go (if
+# anywhere), the service's results (their errors and wrong totals fail the run).
+Part = Callable[[Path, bool, "charts.Destination | None"], list[LoadResult]]
+PARTS: dict[str, Part] = {
     "simulated": simulated,
-    "http": http,
-    "bodies": bodies,
-    "soak": lambda log_dir, smoke: soak(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
-    "telemetry": lambda log_dir, smoke: telemetry_cost(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
-    "freshness": lambda log_dir, smoke: freshness(log_dir, smoke, SERVER_CPUS),
-    "compressed": lambda log_dir, smoke: compressed(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
-    "conditional": lambda log_dir, smoke: conditional(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
-    "request_cost": lambda log_dir, smoke: request_cost(log_dir, smoke, SERVER_CPUS),
-    "workers": workers,
-    "fetch_floor": lambda log_dir, smoke: fetch_floor(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
+    "http": lambda log_dir, smoke, _: http(log_dir, smoke),
+    "bodies": lambda log_dir, smoke, _: bodies(log_dir, smoke),
+    "soak": lambda log_dir, smoke, _: soak(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
+    "telemetry": lambda log_dir, smoke, _: telemetry_cost(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
+    "freshness": lambda log_dir, smoke, _: freshness(log_dir, smoke, SERVER_CPUS),
+    "compressed": lambda log_dir, smoke, _: compressed(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
+    "conditional": lambda log_dir, smoke, _: conditional(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
+    "request_cost": lambda log_dir, smoke, _: request_cost(log_dir, smoke, SERVER_CPUS),
+    "workers": lambda log_dir, smoke, _: workers(log_dir, smoke),
+    "fetch_floor": lambda log_dir, smoke, destination: fetch_floor(
+        log_dir, smoke, SERVER_CPUS, LOAD_CPUS, destination
+    ),
 }
 
 
@@ -317,20 +346,22 @@ def main() -> int:
         "--part", action="append", choices=PARTS, help="run only this part (repeatable; default: all)"
     )
     parser.add_argument("--record", type=Path, help="also write the figures to this Markdown file")
+    parser.add_argument("--charts", type=Path, help="draw PNG charts into this directory")
     args = parser.parse_args()
     os.sched_setaffinity(0, LOAD_CPUS)
     command = (
         "python -m bench" + "".join(f" --part {part}" for part in args.part or ()) + " --smoke" * args.smoke
     )
+    destination = charts.Destination(args.charts, f"{command} on {machine()}") if args.charts else None
     with contextlib.ExitStack() as stack:
         if args.record:
             record = stack.enter_context(args.record.open("w"))
-            record.write(f"# Benchmark figures\n\nWritten by `{command}` on {machine()}.\n")
+            record.write(f"# Benchmark figures\n\nWritten by {command} on {machine()}.\n")
             stack.enter_context(contextlib.redirect_stdout(Tee(sys.stdout, record)))
         log_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-"))
         failed = []
         for part in args.part or PARTS:
-            results = PARTS[part](Path(log_dir), args.smoke)
+            results = PARTS[part](Path(log_dir), args.smoke, destination)
             errors = sum(result.errors for result in results)
             wrong = sum(result.wrong_totals for result in results)
             if errors or wrong:

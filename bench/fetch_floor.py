@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.charts import Destination, fetch_against_bare
 from bench.load import LoadResult, sequential
 from bench.processes import PROJECT, reference_backend, service
 
@@ -33,7 +34,9 @@ def bare_read(url: str, cpus: set[int]) -> float:
     return float(output)
 
 
-def fetch_floor(log_dir: Path, smoke: bool, service_cpus: set[int], load_cpus: set[int]) -> list[LoadResult]:
+def fetch_floor(
+    log_dir: Path, smoke: bool, service_cpus: set[int], load_cpus: set[int], destination: Destination | None
+) -> list[LoadResult]:
     count, pairs = (1000, 2) if smoke else (10_000_001, 7)
     expected = b'{"total":%d}' % (count * (count - 1) // 2)
     rows, results = [], []
@@ -57,4 +60,8 @@ def fetch_floor(log_dir: Path, smoke: bool, service_cpus: set[int], load_cpus: s
         verdict = "met" if ratio <= 2.0 else "missed"
         times = f"{bare_median * 1000:.1f} ms | {ours_median * 1000:.1f} ms"
         print(f"| {name} | {times} | {ratio:.2f} | <= 2.0 ({verdict}) |")
+    if destination is not None:
+        fetch_against_bare(
+            destination, "fetch-floor.png", [(name, bare, ours) for name, bare, ours, _ in rows]
+        )
     return results

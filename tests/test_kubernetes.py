@@ -57,6 +57,12 @@ def test_three_locked_down_instances() -> None:
     assert security["capabilities"]["drop"] == ["ALL"]
 
 
+def test_one_worker_per_pod() -> None:
+    """Replicas scale a Deployment, not workers: each pod is one process."""
+    (container,) = pod_spec()["containers"]
+    assert {"name": "WORKERS", "value": "1"} in container["env"]
+
+
 def test_prometheus_finds_metrics() -> None:
     """Prometheus is told where the metrics are."""
     annotations = manifest("deployment.yaml")["spec"]["template"]["metadata"]["annotations"]
