@@ -16,7 +16,8 @@ COPY Pipfile Pipfile.lock ./
 # pipenv syncs the lock into .venv; then only what runs stays there: no installers (pip,
 # setuptools), no test suites (numpy's; swagger-ui-py's, installed as a top-level `test`), no
 # C, C++, Cython or Fortran sources, headers, static libraries or type stubs, which only a
-# compiler or a type checker reads.
+# compiler or a type checker reads; of swagger-ui-py's 25 MB, only Swagger UI (the editor's
+# bundles and every source map, 21 MB, are never served by /docs).
 # Bytecode is compiled here, once, and kept: the image is read-only at run time, and
 # without it every start and every HEALTHCHECK run would compile the imports again.
 # unchecked-hash: the .pyc files stay valid whatever the sources' timestamps after COPY.
@@ -27,7 +28,7 @@ RUN PIP_INDEX_URL="${PIP_INDEX_URL:-$(python -c 'from pip._internal.models.index
     && pipenv sync \
     && .venv/bin/python -m pip uninstall --quiet --yes pip setuptools \
     && site=.venv/lib/python3.11/site-packages \
-    && rm -rf "$site/test" \
+    && rm -rf "$site/test" "$site"/swagger_ui/static/swagger-editor* "$site"/swagger_ui/static/*.map \
     && find "$site" -depth -type d -name tests -exec rm -rf {} + \
     && find "$site" -type f \( -name '*.[ch]' -o -name '*.cpp' -o -name '*.pyx' -o -name '*.pxd' \
         -o -name '*.a' -o -name '*.f' -o -name '*.f90' -o -name '*.pyf' -o -name '*.pyi' \) -delete \

@@ -90,7 +90,11 @@ soak: $(VENV)/.synced $(WRK) ## 100,000 requests on each backend (Debian: wrk)
 	$(PY) -m bench --part soak
 
 bench-smoke: $(VENV)/.synced $(WRK) ## a few seconds of the benchmark, every total checked (Debian: wrk)
-	$(PY) -m bench --smoke
+	rm -rf build/smoke-charts
+	$(PY) -m bench --smoke --charts build/smoke-charts
+	@for chart in simulated-latency simulated-throughput fetch-floor; do \
+	  test -s build/smoke-charts/$$chart.png || { echo "bench-smoke: no $$chart.png" >&2; exit 1; }; \
+	done
 
 # The parser and exact sum under atheris, coverage-guided, for FUZZ_SECONDS, from the seeds
 # in tests/fuzz/corpus; what it learns stays in .fuzz/corpus, a finding in .fuzz/. Sessions

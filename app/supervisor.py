@@ -56,6 +56,8 @@ INSTANCE = {
 
 
 class Supervisor:
+    """Starts WORKERS workers on the listening socket, replaces those that exit, stops them all."""
+
     def __init__(self, config: Config, listen_fd: int) -> None:
         self.workers = config.workers
         self.listen_fd = listen_fd
