@@ -167,8 +167,8 @@ class NumberArrayParser:
         """
         if _has_fraction_or_exponent(text):
             yield from self._mixed(text, first)
-        else:
-            yield from self._integers(text, first, count)
+        else:  # integers that `feed` found are not all int64
+            yield from self._bisect(text, first, count)
         if trailing:
             raise BackendDataError(_TRAILING_DATA)
 
