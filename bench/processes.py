@@ -79,15 +79,15 @@ class ServerProcess:
         self.stop()
         raise RuntimeError(f"server not ready after {timeout} s: {self.stderr()}")
 
-    def scraped(self, sample: str) -> float:
-        """The sum of the samples named `sample` in the server's /metrics."""
+    def scraped(self, sample: str, **labels: str) -> float:
+        """The sum of the samples named `sample`, with these `labels` if given, in the server's /metrics."""
         with urllib.request.urlopen(self.url + "/metrics", timeout=10) as response:
             exposition = response.read().decode()
         return sum(
             found.value
             for family in text_string_to_metric_families(exposition)
             for found in family.samples
-            if found.name == sample
+            if found.name == sample and labels.items() <= found.labels.items()
         )
 
     def stdout(self) -> str:

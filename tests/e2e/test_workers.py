@@ -7,13 +7,11 @@ import os
 import signal
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from bench.processes import ServerProcess
 
@@ -40,17 +38,6 @@ def start_two(env: dict[str, str], log_dir: Path) -> ServerProcess:
     return server
 
 
-def healthz_count(server: ServerProcess) -> float:
-    with urllib.request.urlopen(server.url + "/metrics", timeout=10) as response:
-        exposition = response.read().decode()
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(exposition)
-        for sample in family.samples
-        if sample.name == "http_requests_total" and sample.labels["route"] == "/healthz"
-    )
-
-
 @pytest.fixture
 def two_workers(tmp_path: Path) -> Iterator[ServerProcess]:
     with start_two(TWO, tmp_path) as server:
@@ -59,7 +46,7 @@ def two_workers(tmp_path: Path) -> Iterator[ServerProcess]:
 
 async def test_one_scrape_counts_all(two_workers: ServerProcess) -> None:
     """N requests spread over both workers; one scrape of either reads exactly N."""
-    before = healthz_count(two_workers)
+    before = two_workers.scraped("http_requests_total", route="/healthz")
     connector = aiohttp.TCPConnector(force_close=True)  # a new connection each: both workers serve
     async with aiohttp.ClientSession(connector=connector) as session:
 
@@ -71,7 +58,7 @@ async def test_one_scrape_counts_all(two_workers: ServerProcess) -> None:
     assert statuses == [200] * 300
     served_by = {line.split("]")[1] for line in two_workers.stdout().splitlines() if "/healthz" in line}
     assert len(served_by) == 2  # each access-log line names its worker's pid
-    assert healthz_count(two_workers) == before + 300
+    assert two_workers.scraped("http_requests_total", route="/healthz") == before + 300
 
 
 async def test_sigterm_drains_all(tmp_path: Path) -> None:

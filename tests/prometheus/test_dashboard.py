@@ -13,15 +13,12 @@ import importlib.util
 import json
 import math
 import re
-import shutil
-import subprocess
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -30,8 +27,8 @@ import attr
 import pytest
 import yaml
 
-from bench.processes import LOOPBACK, PROJECT, ServerProcess, free_port, reference_backend, service
-from tests.prometheus.test_scrape import query, value_of
+from bench.processes import LOOPBACK, PROJECT, ServerProcess, reference_backend, service
+from tests.prometheus.real_prometheus import SCRAPE_SECONDS, prometheus_scraping, query, value_of
 
 GRAFANA = PROJECT / "deploy" / "grafana"
 COMMITTED = GRAFANA / "dashboards" / "total-service.json"
@@ -39,7 +36,6 @@ DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 # Panel types Grafana draws without Angular, which Grafana 11 turned off and 12 removed.
 PANEL_TYPES = {"row", "timeseries", "stat", "state-timeline"}
 COLUMNS = 24
-SCRAPE_SECONDS = 1
 # What Grafana makes of $__rate_interval is at least four scrape intervals; a minute holds the
 # whole test.
 RATE_INTERVAL = "1m"
@@ -166,35 +162,6 @@ def fresh(tmp_path: Path) -> Iterator[ServerProcess]:
 def failing(backend: ServerProcess, tmp_path: Path) -> Iterator[ServerProcess]:
     with service({**FAILING, "NUMBERS_API_URL": f"{backend.url}/faults/status/503"}, tmp_path) as process:
         yield process
-
-
-@contextmanager
-def prometheus_scraping(targets: Sequence[str], tmp_path: Path) -> Iterator[str]:
-    """Prometheus scraping `targets` every second; its HTTP API's base URL."""
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        f"global: {{scrape_interval: {SCRAPE_SECONDS}s}}\n"
-        "scrape_configs:\n"
-        f"  - {{job_name: total-service, static_configs: [{{targets: {json.dumps(list(targets))}}}]}}\n"
-    )
-    port = free_port()
-    binary = shutil.which("prometheus")
-    assert binary is not None, "make prometheus-check installs Prometheus"
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address={LOOPBACK}:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "prometheus.log").open("wb"),
-    )
-    try:
-        yield f"http://{LOOPBACK}:{port}"
-    finally:
-        process.terminate()
-        process.wait(30)
 
 
 def drive(fresh: ServerProcess, failing: ServerProcess) -> None:

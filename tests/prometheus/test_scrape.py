@@ -5,11 +5,8 @@ Marked `prometheus`, which pyproject's addopts deselect: `make test` needs no Pr
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -17,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.processes import LOOPBACK, PROJECT, ServerProcess, free_port, service
+from bench.processes import LOOPBACK, PROJECT, ServerProcess, service
+from tests.prometheus.real_prometheus import prometheus_scraping, query, value_of
 
 pytestmark = pytest.mark.prometheus
 
@@ -33,57 +31,8 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
 @pytest.fixture
 def prometheus(server: ServerProcess, tmp_path: Path) -> Iterator[str]:
     """Prometheus scraping `server` every second; its HTTP API's base URL."""
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        "global: {scrape_interval: 1s}\n"
-        "scrape_configs:\n"
-        f"  - {{job_name: total-service, static_configs: [{{targets: ['{LOOPBACK}:{server.port}']}}]}}\n"
-    )
-    port = free_port()
-    binary = shutil.which("prometheus")
-    assert binary is not None, "make prometheus-check installs Prometheus"
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address={LOOPBACK}:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "prometheus.log").open("wb"),
-    )
-    try:
-        yield f"http://{LOOPBACK}:{port}"
-    finally:
-        process.terminate()
-        process.wait(30)
-
-
-def query(prometheus: str, expression: str) -> list[dict[str, object]]:
-    url = f"{prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": expression})
-    with urllib.request.urlopen(url, timeout=5) as response:
-        answer = json.load(response)
-    result: list[dict[str, object]] = answer["data"]["result"]
-    return result
-
-
-def value_of(prometheus: str, expression: str, timeout: float = 60.0, expected: float | None = None) -> float:
-    """The expression's single value once Prometheus has it (and it equals `expected`, if given)."""
-    deadline = time.monotonic() + timeout
-    last: float | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = query(prometheus, expression)
-        except OSError:  # not listening yet
-            result = []
-        if result:
-            sample = result[0]["value"]
-            assert isinstance(sample, list)
-            last = float(sample[1])
-            if expected is None or last == expected:
-                return last
-        time.sleep(0.5)
-    raise AssertionError(f"{expression}: {last} after {timeout} s, expected {expected}")
+    with prometheus_scraping([f"{LOOPBACK}:{server.port}"], tmp_path) as url:
+        yield url
 
 
 def test_prometheus_sees_requests(server: ServerProcess, prometheus: str) -> None:
