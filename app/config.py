@@ -70,39 +70,23 @@ def _host(raw: str) -> str:
     return raw
 
 
-def _port(raw: str) -> int:
-    port = int(raw)
-    if not 1 <= port <= 65535:
-        raise ValueError(raw)
-    return port
+def _integer(low: int, high: float = float("inf")) -> Callable[[str], int]:
+    """A parser of integers from `low` to `high`."""
+
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if not low <= value <= high:
+            raise ValueError(raw)
+        return value
+
+    return parse
 
 
-def _count(raw: str) -> int:
-    count = int(raw)
-    if count < 0:
-        raise ValueError(raw)
-    return count
-
-
-def _size(raw: str) -> int:
-    size = _count(raw)
-    if size == 0:
-        raise ValueError(raw)
-    return size
-
-
-def _workers(raw: str) -> int:
-    workers = int(raw)
-    if not 1 <= workers <= MAX_WORKERS:
-        raise ValueError(raw)
-    return workers
-
-
-def _retries(raw: str) -> int:
-    retries = _count(raw)
-    if retries > MAX_RETRIES:
-        raise ValueError(raw)
-    return retries
+_port = _integer(1, 65535)
+_count = _integer(0)
+_size = _integer(1)
+_workers = _integer(1, MAX_WORKERS)
+_retries = _integer(0, MAX_RETRIES)
 
 
 def _seconds(raw: str) -> float:
