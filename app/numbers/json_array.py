@@ -115,18 +115,18 @@ class NumberArrayParser:
                 position += 1
             else:
                 self._state = _State.ITEMS
-        items: bytes | None = None
+        items: tuple[int, int] | None = None  # where the complete items are in `data`
         if self._state is _State.ITEMS:
             end = data.find(b"]", position)
             if end != -1:
                 # "]" cannot be part of a number: everything before it is the last items.
-                items = data[position:end]
+                items = position, end
                 self._state = _State.AFTER_ARRAY
                 position = end + 1
             else:
                 last_comma = data.rfind(b",", position)
                 if last_comma != -1:
-                    items = data[position:last_comma]
+                    items = position, last_comma
                     position = last_comma + 1
                 self._keep_unfinished(data[position:])
         trailing = self._state is _State.AFTER_ARRAY and bool(data[position:].strip(WHITESPACE))
@@ -134,17 +134,19 @@ class NumberArrayParser:
             if trailing:
                 raise BackendDataError(_TRAILING_DATA)
             return iter(())
-        if not _has_fraction_or_exponent(items):
-            # The usual case, parsed at once: simdjson counts the items as it goes.
-            values = self._as_int64(items)
+        start, stop = items
+        if not _has_fraction_or_exponent(data, start, stop):
+            # The usual case, parsed at once: simdjson counts the items as it goes. A view, not
+            # a slice: the items are copied once, into simdjson's document.
+            values = self._as_int64(memoryview(data)[start:stop])
             if values is not None:
                 self._index += len(values)
                 if trailing:
                     raise BackendDataError(_TRAILING_DATA)
                 return iter((values,))
-        first, count = self._index, items.count(b",") + 1
+        first, count = self._index, data.count(b",", start, stop) + 1
         self._index += count
-        return self._chunks(items, first, count, trailing)
+        return self._chunks(data[start:stop], first, count, trailing)
 
     def close(self) -> None:
         """Check that the body ended with the array complete."""
@@ -246,24 +248,24 @@ class NumberArrayParser:
         chunk.add_bulk(mantissas, exponents)
         return chunk
 
-    def _as_int64(self, text: bytes) -> IntArray | None:
+    def _as_int64(self, text: bytes | memoryview) -> IntArray | None:
         """The items of `text` as int64s; None if any is not one, or `text` has no item."""
         try:
-            # Copied out at once: simdjson's buffer lives only as long as its document.
-            values = np.frombuffer(self._parse(text).as_buffer(of_type="i"), np.int64).copy()
+            # as_buffer's copy owns its memory: the array outlives the document and the parser's reuse.
+            values = np.frombuffer(self._parse(text).as_buffer(of_type="i"), np.int64)
         except _SIMDJSON_ERRORS:  # not JSON, or not all int64: the next path says which
             return None
         # Valid items in brackets, and at least one: as many as the commas say. No item
         # is "[ ]" from whitespace alone, which the exact parser refuses with its index.
         return values if len(values) else None
 
-    def _parse(self, text: bytes) -> simdjson.Array:
+    def _parse(self, text: bytes | memoryview) -> simdjson.Array:
         # Items in brackets, copied once: a document that parses at all is an array.
         return cast(simdjson.Array, self._simdjson.parse(b"".join((b"[", text, b"]"))))
 
 
-def _has_fraction_or_exponent(text: bytes) -> bool:
-    return b"." in text or b"e" in text or b"E" in text
+def _has_fraction_or_exponent(text: bytes, start: int = 0, stop: int | None = None) -> bool:
+    return any(text.find(mark, start, stop) != -1 for mark in (b".", b"e", b"E"))
 
 
 class _Items:
