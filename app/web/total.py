@@ -47,7 +47,8 @@ async def get_total() -> Response:
     headers["Age"] = str(int(answer.age))
     response = Response(body, content_type="application/json", headers=headers)
     response.set_etag(etag)
-    if request.if_none_match.contains_weak(etag):
+    # Parsed only when sent: most requests are not conditional.
+    if "If-None-Match" in request.headers and request.if_none_match.contains_weak(etag):
         response.status_code = 304
         response.set_data(b"")
         # A 304's Content-Length, if any, would have to be the 200's (RFC 9110, 8.6).
@@ -68,8 +69,11 @@ def rendered(fetched: Fetched) -> tuple[bytes, str]:
     return body, hashlib.blake2b(body, digest_size=12).hexdigest()
 
 
+@functools.lru_cache(maxsize=1)
 def cache_control(freshness: Freshness) -> str:
-    """Whole seconds, rounded down: a cache never reuses a total longer than configured."""
+    """Whole seconds, rounded down: a cache never reuses a total longer than configured.
+
+    Made once: the windows are the app's settings."""
     directives = [f"max-age={int(freshness.max_age)}"]
     if freshness.stale_while_revalidate > 0:
         directives.append(f"stale-while-revalidate={int(freshness.stale_while_revalidate)}")
