@@ -96,3 +96,38 @@ async def test_dead_worker_replaced(two_workers: ServerProcess) -> None:
     assert "exited with status -9: starting another" in two_workers.stderr()
     async with aiohttp.ClientSession() as session, session.get(two_workers.url + "/total") as response:
         assert (response.status, await response.read()) == (200, b'{"total":%d}\n' % FULL_TOTAL)
+
+
+def test_crash_loop_paced(two_workers: ServerProcess) -> None:
+    """Workers that die as they start are started again at most once a second, not at every poll."""
+    first = workers_of(two_workers)
+    started: set[int] = set()
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:  # every worker killed as soon as it is seen
+        for pid in workers_of(two_workers):
+            started.add(pid)
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)
+    replacements = started - first
+    # One start a second for 3 s (and one just at the end); at every 0.1 s poll it would be 30.
+    assert 2 <= len(replacements) <= 4
+    wait_for(lambda: two_workers.scraped("workers") == 2)
+    assert two_workers.scraped("worker_restarts_total") >= len(replacements)
+
+
+def test_ctrl_c_reaches_supervisor_alone(tmp_path: Path) -> None:
+    """Ctrl-C signals a terminal's whole process group: the workers, in groups of their own, get
+    SIGINT once (from the supervisor), so they drain in full instead of taking it as the second."""
+    # `python -m app` as the leader of a process group of its own, as a shell starts it.
+    leader = "import os, runpy; os.setpgid(0, 0); runpy.run_module('app', run_name='__main__')"
+    server = ServerProcess([sys.executable, "-c", leader], {**TWO, "DRAIN_SECONDS": "2"}, tmp_path)
+    with server:
+        wait_for(lambda: server.stderr().count("Running on") == 2)
+        assert all(os.getpgid(pid) == pid for pid in workers_of(server))
+        signalled = time.monotonic()
+        os.killpg(server.process.pid, signal.SIGINT)
+        exit_code = server.process.wait(20)
+        drained_for = time.monotonic() - signalled
+    assert exit_code == 0
+    assert server.stderr().count("SIGINT: draining for 2 s") == 2
+    assert drained_for >= 2.0
