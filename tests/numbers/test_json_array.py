@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from app.numbers.errors import BackendDataError
 from app.numbers.exact_sum import ExactSum, FloatRangeError, Number, PartialSum
 from app.numbers.json_array import BISECT_BYTES, BULK_BYTES, EXACT_BATCH, MAX_ITEM_BYTES, NumberArrayParser
+from tests.numbers.summing import total_of
 
 WHITESPACE = st.text(" \t\n\r", max_size=3)
 INTEGERS = st.one_of(
@@ -66,16 +67,6 @@ def cuts(draw: st.DrawFn, body: bytes) -> list[bytes]:
         points.sort()
     bounds = [0, *points, len(body)]
     return [body[a:b] for a, b in itertools.pairwise(bounds)]
-
-
-def total_of(pieces: list[bytes]) -> Number:
-    parser = NumberArrayParser()
-    total = ExactSum()
-    for piece in pieces:
-        for chunk in parser.feed(piece):
-            total.add(chunk)
-    parser.close()
-    return total.result()
 
 
 @given(st.data())

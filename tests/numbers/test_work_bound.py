@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.numbers.errors import BackendDataError
-from app.numbers.exact_sum import MIN_EXPONENT, ExactSum, Number, PartialSum
-from app.numbers.json_array import MAX_ITEM_BYTES, NumberArrayParser
+from app.numbers.exact_sum import MIN_EXPONENT, Number, PartialSum
+from app.numbers.json_array import MAX_ITEM_BYTES
+from tests.numbers.summing import total_of
 
 # Each hazard body is as slow as this many plain bodies of its size at most. Measured: up to
 # 50 (zeros with nine-digit exponents, each read by the exact parser); a value-bound item
@@ -22,14 +23,8 @@ SLOWER_THAN_PLAIN_AT_MOST = 250
 BODY_BYTES = 262_144
 
 
-def total_of(body: bytes, piece: int = 65_536) -> Number:
-    parser = NumberArrayParser()
-    total = ExactSum()
-    for start in range(0, len(body), piece):
-        for chunk in parser.feed(body[start : start + piece]):
-            total.add(chunk)
-    parser.close()
-    return total.result()
+def total_in_pieces(body: bytes, piece: int = 65_536) -> Number:
+    return total_of(body[start : start + piece] for start in range(0, len(body), piece))
 
 
 def reference(items: list[str]) -> float:
@@ -48,7 +43,7 @@ def reference(items: list[str]) -> float:
     ],
 )
 def test_zero_with_any_exponent(item: str) -> None:
-    total = total_of(f"[{item}, {item}]".encode())
+    total = total_in_pieces(f"[{item}, {item}]".encode())
     assert (total, str(total)) == (0.0, "0.0")
 
 
@@ -69,12 +64,12 @@ def test_zero_exponent_never_computed() -> None:
     ],
 )
 def test_trailing_zeros_of_a_mantissa(item: str, expected: float) -> None:
-    assert total_of(f"[{item}]".encode()) == expected
+    assert total_in_pieces(f"[{item}]".encode()) == expected
 
 
 def test_trailing_zeros_beyond_the_range() -> None:
     with pytest.raises(BackendDataError, match="item 0 has a digit finer than 10\\*\\*-1100"):
-        total_of(b"[1" + b"0" * 65_000 + b"e-70000]")
+        total_in_pieces(b"[1" + b"0" * 65_000 + b"e-70000]")
 
 
 @pytest.mark.parametrize(
@@ -86,18 +81,18 @@ def test_trailing_zeros_beyond_the_range() -> None:
     ],
 )
 def test_exponent_written_with_many_digits(item: str, expected: float) -> None:
-    assert total_of(f"[{item}]".encode()) == expected
+    assert total_in_pieces(f"[{item}]".encode()) == expected
 
 
 @pytest.mark.parametrize("item", ["1E+99999999999999999999", "1e-" + "9" * 60_000, "-3e" + "1" * 20])
 def test_huge_exponent_is_bad_data(item: str) -> None:
     with pytest.raises(BackendDataError, match="item 0 "):
-        total_of(f"[{item}]".encode())
+        total_in_pieces(f"[{item}]".encode())
 
 
 def test_every_accepted_exponent_in_one_body() -> None:
     items = [f"{digit}e{exponent}" for exponent in range(MIN_EXPONENT, 308) for digit in (0, 3)]
-    assert total_of(f"[{','.join(items)}]".encode()) == reference(items)
+    assert total_in_pieces(f"[{','.join(items)}]".encode()) == reference(items)
 
 
 def zero_exponent(sign: str, digits: int) -> str:
@@ -130,7 +125,7 @@ HAZARDS = st.one_of(
 def seconds(body: bytes) -> float:
     started = time.perf_counter()
     with contextlib.suppress(BackendDataError, ArithmeticError):
-        total_of(body)
+        total_in_pieces(body)
     return time.perf_counter() - started
 
 
