@@ -184,34 +184,34 @@ class HttpNumbers:
         """
         if self._session is None:
             raise RuntimeError("HttpNumbers used before open()")
-        failure: BackendError | None = None
         self.retried = 0
-        for attempt in range(self.retries + 1):
-            if failure is not None:
-                self.retried += 1
-                fetch_metrics.RETRIES.inc()
-                log.warning(
-                    "retrying the numbers backend (%d of %d) after: %s",
-                    attempt,
-                    self.retries,
-                    failure.for_log(),
-                )
-                backoff = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1))
-                # Jitter, not a secret: bandit's B311 (use a CSPRNG) does not apply.
-                await asyncio.sleep(random.uniform(0, backoff))  # nosec B311
+        while True:
+            failure: BackendError
             try:
                 response = await self._session.get(self.url, headers=known.conditions() if known else None)
             except aiohttp.ClientError as error:
                 failure = BackendConnectionError("the numbers backend could not be reached", cause=str(error))
-                continue
-            async with response:
-                if 200 <= response.status < 300 or (response.status == 304 and known is not None):
-                    yield response
-                    return
-                failure = BackendStatusError(response.status)
-            if response.status not in RETRY_STATUSES:
-                break
-        raise failure or RuntimeError("no attempt made")  # the loop runs at least once
+            else:
+                async with response:
+                    if 200 <= response.status < 300 or (response.status == 304 and known is not None):
+                        yield response
+                        return
+                    failure = BackendStatusError(response.status)
+                if response.status not in RETRY_STATUSES:
+                    raise failure
+            if self.retried == self.retries:
+                raise failure
+            self.retried += 1
+            fetch_metrics.RETRIES.inc()
+            log.warning(
+                "retrying the numbers backend (%d of %d) after: %s",
+                self.retried,
+                self.retries,
+                failure.for_log(),
+            )
+            backoff = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (self.retried - 1))
+            # Jitter, not a secret: bandit's B311 (use a CSPRNG) does not apply.
+            await asyncio.sleep(random.uniform(0, backoff))  # nosec B311
 
 
 def numbers_source(config: Config) -> NumbersSource:
