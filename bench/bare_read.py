@@ -14,12 +14,12 @@ import simdjson
 
 from app.numbers.exact_sum import ExactSum
 from app.numbers.json_array import NumberArrayParser
-from app.numbers.numbers_api import HTTP_READ_SIZE
+from app.numbers.numbers_api import HTTP_BUFFER_SIZE, HTTP_READ_SIZE
 
 
 async def read_twice(url: str) -> tuple[float, list[bytes]]:
     """The second of two reads: its seconds, and the pieces it was read in."""
-    async with aiohttp.ClientSession(auto_decompress=False, read_bufsize=HTTP_READ_SIZE) as session:
+    async with aiohttp.ClientSession(auto_decompress=False, read_bufsize=HTTP_BUFFER_SIZE) as session:
         for _ in range(2):  # the first opens the connection, as the service's pool holds one
             started = time.perf_counter()
             async with session.get(url) as response:
