@@ -1,11 +1,15 @@
-"""Hypercorn's access log: its readable line, made without copying the whole environment per
-request, or (LOG_FORMAT=json) one JSON object with the fields the app left in the scope."""
+"""Hypercorn's access log: its readable line, made and written without copying the whole
+environment or making a log record per request, or (LOG_FORMAT=json) one JSON object with the
+fields the app left in the scope."""
 
 from __future__ import annotations
 
+import functools
+import os
+import sys
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from hypercorn.logging import Logger
 from hypercorn.typing import ResponseSummary, WWWScope
@@ -14,12 +18,25 @@ from app.web.request_context import LOG_FIELDS
 
 
 class AccessLogger(Logger):
-    """Hypercorn's logger, with only the access-log atoms its default format uses.
+    """Hypercorn's logger, with its access-log line made and written more cheaply: the line is the same.
 
     Hypercorn's own atoms hold every request header, response header and environment
-    variable, for a line that uses eight of them (docs/design.md, "A lean access-log line").
-    The line is the same.
+    variable, for a line that uses eight of them; this logger makes those eight. And each
+    line went through the logging module, whose record alone was 3% of a `/healthz`'s CPU:
+    the line is written to standard output as Hypercorn's handler would format it
+    (docs/design.md, "A lean access-log line").
     """
+
+    async def access(self, request: WWWScope, response: ResponseSummary | None, request_time: float) -> None:
+        if self.access_logger is None:
+            return
+        line = self.access_log_format % self.atoms(request, response, request_time)
+        # Hypercorn's handler format: "%(asctime)s [%(process)d] [%(levelname)s] %(message)s".
+        try:
+            sys.stdout.write(f"{_stamps(int(time.time())).record} [{os.getpid()}] [INFO] {line}\n")
+            sys.stdout.flush()
+        except OSError:  # standard output is gone (a closed pipe): the request is served all the same
+            return
 
     def atoms(
         self, request: WWWScope, response: ResponseSummary | None, request_time: float
@@ -29,13 +46,27 @@ class AccessLogger(Logger):
         return {
             "h": f"{client[0]}:{client[1]}" if client else "-",
             "l": "-",
-            "t": time.strftime("[%d/%b/%Y:%H:%M:%S %z]"),
+            "t": _stamps(int(time.time())).request,
             "r": f"{method} {request['path']} {request.get('http_version', 'ws')}",
             "s": str(response["status"]) if response is not None else "-",
             "b": _header(response.get("headers", ()), b"content-length") if response is not None else "-",
             "f": _header(request["headers"], b"referer"),
             "a": _header(request["headers"], b"user-agent"),
         }
+
+
+class _Stamps(NamedTuple):
+    record: str  # Hypercorn's handler's date format
+    request: str  # the access log's own time atom, Apache's format
+
+
+@functools.lru_cache(maxsize=1)
+def _stamps(second: int) -> _Stamps:
+    """The line's two local times, made once a second."""
+    local = time.localtime(second)
+    return _Stamps(
+        time.strftime("[%Y-%m-%d %H:%M:%S %z]", local), time.strftime("[%d/%b/%Y:%H:%M:%S %z]", local)
+    )
 
 
 def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str:

@@ -83,10 +83,18 @@ async def _start_timer() -> None:
 
 
 async def _count(response: Response) -> Response:
-    labels = (request.method, g.route, str(response.status_code))
-    REQUESTS.labels(*labels).inc()
-    REQUEST_SECONDS.labels(*labels).observe(time.perf_counter() - g.request_started)
+    requests, seconds = _series(request.method, g.route, response.status_code)
+    requests.inc()
+    seconds.observe(time.perf_counter() - g.request_started)
     return response
+
+
+# prometheus-client looks a series up by its labels under a lock, for each metric; a request
+# has one pair, looked up here once per distinct labels. Bounded: a client chooses the method.
+@functools.lru_cache(maxsize=1024)
+def _series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+    labels = (method, route, str(status))
+    return REQUESTS.labels(*labels), REQUEST_SECONDS.labels(*labels)
 
 
 async def _sample_loop_lag(app: Quart) -> AsyncGenerator[None, None]:
