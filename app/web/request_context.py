@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from typing import Any, cast
 
 import structlog
@@ -18,6 +19,7 @@ from quart import Quart, Response, g, request
 from werkzeug.routing import Rule
 
 HEADER = "X-Request-ID"
+_HEADER_NAME = HEADER.lower().encode()
 LOG_FIELDS = "total_service.log_fields"
 _WELL_FORMED = re.compile(r"[A-Za-z0-9._-]{1,128}")
 # The route is the rule that matched (`/total`), never the raw path, so that a scan of
@@ -29,8 +31,19 @@ def route_of(rule: Rule | None) -> str:
     return rule.rule if rule is not None else UNMATCHED
 
 
+def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str:
+    """The first value of header `name` as received (ASGI names are lower case), or "".
+
+    Read from the scope: werkzeug's `Headers.get` raises and catches a KeyError for a header
+    that is not there, as this one mostly is, and took 2% of a `/healthz`'s CPU."""
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
 async def _begin() -> None:
-    given = request.headers.get(HEADER, "")
+    given = _header(request.scope["headers"], _HEADER_NAME)
     # 128 random bits in hex, as uuid4().hex gives less cheaply (docs/design.md).
     g.request_id = given if _WELL_FORMED.fullmatch(given) else os.urandom(16).hex()
     g.route = route_of(request.url_rule)

@@ -83,6 +83,17 @@ async def test_access_log_on_stdout(server: ServerProcess) -> None:
     assert '"GET /healthz 1.1" 200' in lines[0]
 
 
+async def test_request_id_kept(server: ServerProcess) -> None:
+    """A client's well-formed X-Request-ID, its name in any case, comes back and names the request."""
+    for name in ("X-Request-ID", "x-request-id", "x-REQUEST-Id"):
+        given = f"e2e.{uuid.uuid4().hex}"
+        status, headers, _ = await get(server.url + "/healthz", headers={name: given})
+        assert (status, headers["X-Request-ID"]) == (200, given)
+    status, headers, _ = await get(server.url + "/healthz", headers={"X-Request-ID": "not well formed!"})
+    assert status == 200
+    assert len(headers["X-Request-ID"]) == 32  # one of the service's own
+
+
 async def test_json_logs_trace_shared_fetch(tmp_path: Path) -> None:
     """JSON logs trace each request to the fetch it shared."""
     env = {"LOG_FORMAT": "json", "NUMBERS_API_DELAY": "0.5", "NUMBERS_API_COUNT": "1000"}
