@@ -1,14 +1,16 @@
 """`python -m bench`: total-service against the naive baseline, side by side.
 
-Eight parts (`--part` picks some): the simulated backend (the default configuration); the
-reference HTTP backend serving the same numbers as 79 MB of JSON with no delay; bodies of
-other kinds (floats, decimals, exponents, wide integers, whitespace), each timed against
-the naive baseline and against a bare transfer of the same body; the soak, 100,000
-requests on each backend with the server's memory, descriptors and tasks compared at rest
-before and after; what telemetry costs, on against off; and what the freshness windows
-(TOTAL_MAX_AGE) give against /healthz; and compressed bodies, the gzipped list and a gzip
-bomb; and a conditional fetch (304) against a full one. Each server runs as users
-start it, alone on CPU 0; wrk, the probe and the reference backend run on CPU 1; all
+Its parts (`--part` picks some; docs/performance.md says what each measures): the simulated
+backend (the default configuration); the reference HTTP backend serving the same numbers as
+79 MB of JSON with no delay; bodies of other kinds (floats, decimals, exponents, wide
+integers, whitespace), each timed against the naive baseline and against a bare transfer of
+the same body; the soak, 100,000 requests on each backend with the server's memory,
+descriptors and tasks compared at rest before and after; what telemetry costs, on against
+off; what the freshness windows (TOTAL_MAX_AGE) give against /healthz; compressed bodies,
+the gzipped list and a gzip bomb; a conditional fetch (304) against a full one; the request
+path's own work against the earlier code, and uvloop; WORKERS=2 against 1; and the 10M
+fetch against a bare read of its body. Each server runs as users start it, alone on CPU 0
+(both CPUs for WORKERS=2); wrk, the probe and the reference backend run on CPU 1; all
 traffic stays on 127.0.0.1. `--smoke` runs briefly on small lists, for CI.
 """
 
