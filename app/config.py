@@ -269,6 +269,16 @@ class Config:
         "`off`: no request timing or loop sampling, and `/metrics` is 404",
     )
 
+    def __post_init__(self) -> None:
+        # Settings that are each valid but cannot work together are refused like a bad value.
+        # aiohttp refuses an Authorization header beside credentials in the URL: every fetch
+        # would fail, while the service looked ready.
+        if self.numbers_api_token and self.numbers_api_url and "@" in urlsplit(self.numbers_api_url).netloc:
+            raise ConfigError(
+                "NUMBERS_API_URL holds credentials and NUMBERS_API_TOKEN is set: "
+                "the backend takes one of the two, so set only one"
+            )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
         """Build the configuration from `environ` (default: the process environment)."""

@@ -195,6 +195,22 @@ def test_values_at_the_edges(name: str, value: str, field: str, expected: object
     assert getattr(Config.from_env({name: value}), field) == expected
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["http://user:secret@127.0.0.1/numbers", "http://user@127.0.0.1/numbers", "http://:secret@127.0.0.1/n"],
+)
+def test_credentials_in_url_and_a_token_refused_together(url: str) -> None:
+    with pytest.raises(ConfigError, match="NUMBERS_API_URL holds credentials and NUMBERS_API_TOKEN is set"):
+        Config.from_env({"NUMBERS_API_URL": url, "NUMBERS_API_TOKEN": "abc"})
+
+
+def test_credentials_in_url_or_a_token_alone_accepted() -> None:
+    with_password = Config.from_env({"NUMBERS_API_URL": "http://user:secret@127.0.0.1/numbers"})
+    with_token = Config.from_env({"NUMBERS_API_URL": "http://127.0.0.1/numbers", "NUMBERS_API_TOKEN": "abc"})
+    assert with_password.numbers_api_token is None
+    assert with_token.numbers_api_token == "abc"
+
+
 def test_reads_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     """The process environment is read by default."""
     monkeypatch.setenv("PORT", "8123")

@@ -264,6 +264,26 @@ def test_bad_setting_stops_start_up(name: str, value: str, expected: str) -> Non
     ]
 
 
+def test_settings_that_cannot_work_together_stop_start_up() -> None:
+    """Credentials in NUMBERS_API_URL beside NUMBERS_API_TOKEN (each valid alone) stop start-up
+    with one line and exit code 2, quoting neither secret."""
+    env = {
+        "NUMBERS_API_URL": "http://user:hunter2@127.0.0.1:9/numbers",
+        "NUMBERS_API_TOKEN": "abc",
+        "PATH": "",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "app"], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(
+        "total-service: configuration error: NUMBERS_API_URL holds credentials and NUMBERS_API_TOKEN"
+    )
+    assert "hunter2" not in line
+    assert "abc" not in line
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_address_in_use_stops_start_up(server: ServerProcess, workers: str) -> None:
     """An address in use stops start-up with one line, and exit code 1."""
