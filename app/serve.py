@@ -60,7 +60,7 @@ def hypercorn_config(config: Config, listen_fd: int | None = None) -> HypercornC
     # idle keep-alive connections and slowloris clients that trickle their headers.
     server.keep_alive_timeout = KEEP_ALIVE_SECONDS
     # No read timeout: it would also cut a request waiting for a slow fetch. Bodies are
-    # refused with 413 at once (app.web.request_limits), so no client is read slowly after it.
+    # refused with 413 at once (app.web.problems), so no client is read slowly after it.
     server.read_timeout = None
     return server
 

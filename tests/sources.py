@@ -12,10 +12,11 @@ import numpy as np
 from quart import Response
 from quart.typing import TestClientProtocol
 
-from app.numbers.errors import BackendStatusError
+from app.numbers.errors import BackendError, BackendStatusError
 from app.numbers.exact_sum import Chunk
 from app.numbers.json_array import NumberArrayParser
-from app.numbers.numbers_api import Validator
+from app.numbers.numbers_api import Reply, Validator
+from app.numbers.pacing import Pacer
 
 
 def parsed(body: bytes) -> list[Chunk]:
@@ -30,8 +31,6 @@ class ListSource:
     """Delivers fixed chunks, counting its fetches; `gate`, if given, holds each fetch."""
 
     description = "test backend"
-    retried = 0
-    validator: Validator | None = None
 
     def __init__(self, chunks: Sequence[Chunk], gate: asyncio.Event | None = None) -> None:
         self._chunks = chunks
@@ -41,10 +40,9 @@ class ListSource:
         self.opened = False
         self.closed = False
 
-    async def open(self) -> None:
+    async def serving(self) -> AsyncGenerator[None, None]:
         self.opened = True
-
-    async def close(self) -> None:
+        yield
         self.closed = True
 
     async def begin_fetch(self) -> int:
@@ -56,8 +54,13 @@ class ListSource:
             await self.gate.wait()
         return number
 
-    async def chunks(self, known: Validator | None = None) -> AsyncGenerator[Chunk, None]:
-        await self.begin_fetch()
+    @asynccontextmanager
+    async def request(self, known: Validator | None, pacer: Pacer) -> AsyncIterator[Reply]:
+        number = await self.begin_fetch()
+        yield Reply(None, self.numbers(number))
+
+    async def numbers(self, number: int) -> AsyncGenerator[Chunk, None]:
+        """The chunks of fetch `number`."""
         for chunk in self._chunks:
             yield chunk
 
@@ -69,7 +72,8 @@ class FailingSource(ListSource):
         super().__init__([])
         self.error = error
 
-    async def chunks(self, known: Validator | None = None) -> AsyncGenerator[Chunk, None]:
+    @asynccontextmanager
+    async def request(self, known: Validator | None, pacer: Pacer) -> AsyncIterator[Reply]:
         self.fetches += 1
         raise self.error
         yield  # pragma: no cover  (makes this an async generator)
@@ -83,11 +87,25 @@ class NumberedSource(ListSource):
         super().__init__([], gate)
         self.failing = set(failing)
 
-    async def chunks(self, known: Validator | None = None) -> AsyncGenerator[Chunk, None]:
-        number = await self.begin_fetch()
+    async def numbers(self, number: int) -> AsyncGenerator[Chunk, None]:
         if number in self.failing:
             raise BackendStatusError(500)
         yield np.array([number], dtype=np.int64)
+
+
+class FlakySource(ListSource):
+    """Fails its first requests with `errors`, in order, before delivering the chunks."""
+
+    def __init__(self, errors: list[BackendError]) -> None:
+        super().__init__([np.array([5], dtype=np.int64)])
+        self.errors = errors
+
+    @asynccontextmanager
+    async def request(self, known: Validator | None, pacer: Pacer) -> AsyncIterator[Reply]:
+        self.fetches += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        yield Reply(None, self.numbers(self.fetches))
 
 
 class Clock:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections.abc import Callable
 
-from app.numbers import fetch_metrics
 from app.numbers.errors import BackendUnavailableError
-
-log = logging.getLogger(__name__)
 
 
 class CircuitBreaker:
@@ -26,14 +22,6 @@ class CircuitBreaker:
         self._failures = 0
         self._open_until = 0.0
 
-    def is_open(self) -> bool:
-        return self._open_until > self._clock()
-
-    def publish(self) -> None:
-        """Set the breaker's gauge: it turns from open to closed with time alone, so whoever
-        reads the metrics calls this first."""
-        fetch_metrics.BREAKER_OPEN.set(self.is_open())
-
     def check(self) -> None:
         """Raise BackendUnavailableError while the breaker is open."""
         left = self._open_until - self._clock()
@@ -44,17 +32,16 @@ class CircuitBreaker:
                 retry_after=math.ceil(left),
             )
 
-    def succeeded(self) -> None:
-        if self._failures >= self.threshold > 0:
-            log.info("circuit breaker closed: the numbers backend answered again")
+    def succeeded(self) -> bool:
+        """Count a success; whether it closed the breaker."""
+        was_open = self._failures >= self.threshold > 0
         self._failures = 0
+        return was_open
 
-    def failed(self) -> None:
+    def failed(self) -> int:
+        """Count a failure; the failures in a row if it opened the breaker, else 0."""
         self._failures += 1
         if self._failures >= self.threshold > 0:
             self._open_until = self._clock() + self.cooldown
-            log.warning(
-                "circuit breaker open: %d fetches in a row failed; answering 503 for %g s",
-                self._failures,
-                self.cooldown,
-            )
+            return self._failures
+        return 0

@@ -1,12 +1,15 @@
-"""The backend client: where the numbers come from, chosen in one place from the config."""
+"""The backend client: where the numbers come from, chosen in one place from the config.
+
+A source answers one request at a time (`request`): a `Reply` with the list's version and its
+numbers chunk by chunk, or a BackendError. Retries, the deadline and the sum are the fetch's
+(app.numbers.fetch), the same whichever source is in use.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import random
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -14,13 +17,11 @@ import aiohttp
 import numpy as np
 
 from app.config import Config, masked_url
-from app.numbers import fetch_metrics, pacing
 from app.numbers.content_coding import ACCEPT_ENCODING, IDENTITY, decoder_for
-from app.numbers.errors import BackendConnectionError, BackendDataError, BackendError, BackendStatusError
+from app.numbers.errors import BackendConnectionError, BackendDataError, BackendStatusError
 from app.numbers.exact_sum import Chunk
 from app.numbers.json_array import NumberArrayParser
-
-log = logging.getLogger(__name__)
+from app.numbers.pacing import Pacer
 
 # 128K numbers (512 KiB of int32) per chunk: making and summing one takes about 70 us
 # and it stays in the CPU's cache; larger chunks measured slower.
@@ -48,26 +49,27 @@ class Validator:
         return headers
 
 
-class NotModified(Exception):  # noqa: N818  (not a failure: the answer to a conditional fetch)
-    """The backend answered 304: its list is still the version the caller named."""
+@dataclass(frozen=True)
+class Reply:
+    """The backend's answer to one request: the version of its list, and its numbers
+    (None: not modified, the list is still the version the request named)."""
+
+    validator: Validator | None
+    chunks: AsyncGenerator[Chunk, None] | None
 
 
 class NumbersSource(Protocol):
-    """A backend of numbers; `open` and `close` bracket the time the server is serving."""
+    """A backend of numbers."""
 
     description: str
-    # Requests to the backend made again during the latest fetch.
-    retried: int
-    # The version of the list the latest fetch delivered, if the backend named one.
-    validator: Validator | None
 
-    async def open(self) -> None: ...
+    def serving(self) -> AsyncGenerator[None, None]:
+        """Open what the source needs while the server serves (Quart's while_serving), then close it."""
+        ...
 
-    async def close(self) -> None: ...
-
-    def chunks(self, known: Validator | None = None) -> AsyncGenerator[Chunk, None]:
-        """Fetch the numbers once, delivering them chunk by chunk; NotModified, with no chunk,
-        if the backend's list is still the `known` version."""
+    def request(self, known: Validator | None, pacer: Pacer) -> AbstractAsyncContextManager[Reply]:
+        """Ask for the numbers once (only if no longer the `known` version); BackendError if
+        the backend cannot be asked or answers an error. The reply's chunks are read inside the block."""
         ...
 
 
@@ -79,19 +81,18 @@ class SimulatedNumbers:
         self.delay = delay
         self.chunk_size = chunk_size
         self.description = f"simulated backend ({count} numbers after {delay} s)"
-        self.retried = 0
-        self.validator: Validator | None = None
         # The narrowest type that holds every number: int32 halves the memory traffic.
         self.dtype = np.int32 if count <= 2**31 else np.int64
 
-    async def open(self) -> None:
-        pass
+    async def serving(self) -> AsyncGenerator[None, None]:
+        yield
 
-    async def close(self) -> None:
-        pass
-
-    async def chunks(self, known: Validator | None = None) -> AsyncGenerator[Chunk, None]:
+    @asynccontextmanager
+    async def request(self, known: Validator | None, pacer: Pacer) -> AsyncIterator[Reply]:
         await asyncio.sleep(self.delay)
+        yield Reply(None, self._chunks())
+
+    async def _chunks(self) -> AsyncGenerator[Chunk, None]:
         # Made chunk by chunk, so memory does not grow with the count.
         for start in range(0, self.count, self.chunk_size):
             yield np.arange(start, min(start + self.chunk_size, self.count), dtype=self.dtype)
@@ -104,126 +105,86 @@ HTTP_READ_SIZE = 262_144
 # aiohttp's buffer: it stops reading the socket while it holds twice this, and each stop and
 # restart costs system calls; a buffer of one piece made them 5% of the 10M fetch.
 HTTP_BUFFER_SIZE = 2_097_152
-# Answers worth asking again: the backend or a proxy in front of it is briefly unavailable.
-RETRY_STATUSES = frozenset({502, 503, 504})
-# Exponential backoff with full jitter: before retry n, a random pause of up to
-# BACKOFF_BASE * 2**(n-1) seconds, never more than BACKOFF_MAX.
-BACKOFF_BASE = 0.1
-BACKOFF_MAX = 2.0
 
 
 class HttpNumbers:
     """A real backend: GET `url`, a JSON array of numbers summed as its bytes arrive.
 
-    The HTTP session (and its connection pool) lives from `open` to `close`, as long as
-    the server serves. The deadline for a whole fetch is the caller's (see `Totals`).
+    The HTTP session (and its connection pool) lives as long as the server serves.
     """
 
-    def __init__(self, url: str, retries: int, token: str | None, max_bytes: int) -> None:
+    def __init__(self, url: str, token: str | None, max_bytes: int) -> None:
         self.url = url
-        self.retries = retries
         self.max_bytes = max_bytes
         self.description = f"backend at {masked_url(url)}"
-        self.retried = 0
-        self.validator: Validator | None = None
         self._headers = {"Accept-Encoding": ACCEPT_ENCODING}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
         self._session: aiohttp.ClientSession | None = None
 
-    async def open(self) -> None:
-        # No timeout of aiohttp's own: the deadline covers the whole fetch, retries included.
+    async def serving(self) -> AsyncGenerator[None, None]:
+        # No timeout of aiohttp's own: the fetch's deadline covers it all, retries included.
         # No decoding of aiohttp's own either: it decodes a whole network read in one step.
-        self._session = aiohttp.ClientSession(
+        async with aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=None),
             headers=self._headers,
             auto_decompress=False,
             read_bufsize=HTTP_BUFFER_SIZE,
-        )
+        ) as session:
+            self._session = session
+            yield
+            self._session = None
 
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+    @asynccontextmanager
+    async def request(self, known: Validator | None, pacer: Pacer) -> AsyncIterator[Reply]:
+        if self._session is None:
+            raise RuntimeError("HttpNumbers asked before it serves")
+        try:
+            response = await self._session.get(self.url, headers=known.conditions() if known else None)
+        except aiohttp.ClientError as error:
+            raise BackendConnectionError(
+                "the numbers backend could not be reached", cause=str(error), retryable=True
+            ) from None
+        # The answer is released when the block ends, so its connection goes back to the pool.
+        async with response:
+            if response.status == 304 and known is not None:
+                yield Reply(known, None)
+            elif 200 <= response.status < 300:
+                yield Reply(Validator.of(response.headers), self._numbers(response, pacer))
+            else:
+                raise BackendStatusError(response.status)
 
-    async def chunks(self, known: Validator | None = None) -> AsyncGenerator[Chunk, None]:
+    async def _numbers(self, response: aiohttp.ClientResponse, pacer: Pacer) -> AsyncGenerator[Chunk, None]:
         parser = NumberArrayParser()
-        self.validator = None
-        async with self._answer(known) as response:
-            if response.status == 304:
-                raise NotModified
-            decoder = decoder_for(response.headers.get("Content-Encoding", ""), HTTP_READ_SIZE)
-            if decoder is IDENTITY and (response.content_length or 0) > self.max_bytes:
-                raise self._too_large()
-            received = 0
-            try:
-                async for data in response.content.iter_chunked(HTTP_READ_SIZE):
-                    for piece in decoder.decode(data):
-                        received += len(piece)
-                        if received > self.max_bytes:
-                            raise self._too_large()
-                        for chunk in parser.feed(piece):
-                            yield chunk
-                        # Pieces that hold no complete number (a run of spaces) give way too.
-                        await pacing.pause_if_due()
-            except aiohttp.ClientError as error:
-                raise BackendConnectionError(
-                    "the connection to the numbers backend broke mid-body", cause=str(error)
-                ) from None
-            decoder.finish()
+        decoder = decoder_for(response.headers.get("Content-Encoding", ""), HTTP_READ_SIZE)
+        if decoder is IDENTITY and (response.content_length or 0) > self.max_bytes:
+            raise self._too_large()
+        received = 0
+        try:
+            async for data in response.content.iter_chunked(HTTP_READ_SIZE):
+                for piece in decoder.decode(data):
+                    received += len(piece)
+                    if received > self.max_bytes:
+                        raise self._too_large()
+                    for chunk in parser.feed(piece):
+                        yield chunk
+                    # Pieces that hold no complete number (a run of spaces) give way too.
+                    await pacer.pause_if_due()
+        except aiohttp.ClientError as error:
+            raise BackendConnectionError(
+                "the connection to the numbers backend broke mid-body", cause=str(error)
+            ) from None
+        decoder.finish()
         parser.close()
-        self.validator = Validator.of(response.headers)
 
     def _too_large(self) -> BackendDataError:
         return BackendDataError(
             f"the numbers backend's body is larger than NUMBERS_API_MAX_BYTES ({self.max_bytes} bytes)"
         )
 
-    @asynccontextmanager
-    async def _answer(self, known: Validator | None) -> AsyncIterator[aiohttp.ClientResponse]:
-        """The backend's 2xx answer (or 304 to a `known` version), asking again after connection
-        failures and 502/503/504.
-
-        Every answer is released when its block ends, so its connection goes back to the pool.
-        """
-        if self._session is None:
-            raise RuntimeError("HttpNumbers used before open()")
-        self.retried = 0
-        while True:
-            failure: BackendError
-            try:
-                response = await self._session.get(self.url, headers=known.conditions() if known else None)
-            except aiohttp.ClientError as error:
-                failure = BackendConnectionError("the numbers backend could not be reached", cause=str(error))
-            else:
-                async with response:
-                    if 200 <= response.status < 300 or (response.status == 304 and known is not None):
-                        yield response
-                        return
-                    failure = BackendStatusError(response.status)
-                if response.status not in RETRY_STATUSES:
-                    raise failure
-            if self.retried == self.retries:
-                raise failure
-            self.retried += 1
-            fetch_metrics.RETRIES.inc()
-            log.warning(
-                "retrying the numbers backend (%d of %d) after: %s",
-                self.retried,
-                self.retries,
-                failure.for_log(),
-            )
-            backoff = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (self.retried - 1))
-            # Jitter, not a secret: bandit's B311 (use a CSPRNG) does not apply.
-            await asyncio.sleep(random.uniform(0, backoff))  # nosec B311
-
 
 def numbers_source(config: Config) -> NumbersSource:
     """The backend the configuration asks for: a real one at NUMBERS_API_URL, or the simulated one."""
     if config.numbers_api_url:
-        return HttpNumbers(
-            config.numbers_api_url,
-            config.numbers_api_retries,
-            config.numbers_api_token,
-            config.numbers_api_max_bytes,
-        )
+        return HttpNumbers(config.numbers_api_url, config.numbers_api_token, config.numbers_api_max_bytes)
     return SimulatedNumbers(config.numbers_api_count, config.numbers_api_delay)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from contextvars import ContextVar
 
 # Work holds the loop at most about this long before handing it back.
 YIELD_INTERVAL = 0.001
@@ -30,19 +29,15 @@ async def let_others_run() -> None:
             return
 
 
-# When the current fetch last handed the loop back: one clock per fetch (each runs in a
-# context of its own), shared by the decoding in the source and the summing in Totals, so
-# that neither hands back again right after the other did.
-_handed_back: ContextVar[float] = ContextVar("handed_back")
+class Pacer:
+    """One fetch's clock: the decoding in the source and the summing share it, so that
+    neither hands the loop back right after the other did."""
 
+    def __init__(self) -> None:
+        self._handed_back = time.perf_counter()
 
-def start_clock() -> None:
-    """Count the current fetch's work from now."""
-    _handed_back.set(time.perf_counter())
-
-
-async def pause_if_due() -> None:
-    """Give way once the current fetch's work has held the loop for YIELD_INTERVAL."""
-    if time.perf_counter() - _handed_back.get(0.0) > YIELD_INTERVAL:
-        await let_others_run()
-        start_clock()
+    async def pause_if_due(self) -> None:
+        """Give way once this fetch's work has held the loop for YIELD_INTERVAL."""
+        if time.perf_counter() - self._handed_back > YIELD_INTERVAL:
+            await let_others_run()
+            self._handed_back = time.perf_counter()

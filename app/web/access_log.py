@@ -1,6 +1,6 @@
 """Hypercorn's access log: its readable line, made and written without copying the whole
 environment or making a log record per request, or (LOG_FORMAT=json) one JSON object with the
-fields the app left in the scope."""
+fields of the request's record and the fetch that answered it."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from typing import Any, NamedTuple, cast
 from hypercorn.logging import Logger
 from hypercorn.typing import ResponseSummary, WWWScope
 
-from app.web.request_context import LOG_FIELDS
+from app.web.request_context import FETCH_HEADER, RECORD, RequestRecord
+
+_FETCH_HEADER = FETCH_HEADER.lower().encode()
 
 
 class AccessLogger(Logger):
@@ -85,19 +87,20 @@ class JsonAccessLogger(AccessLogger):
     async def access(self, request: WWWScope, response: ResponseSummary | None, request_time: float) -> None:
         if self.access_logger is None:
             return
-        fields = cast(Mapping[str, Any], request).get(LOG_FIELDS, {})
-        length = _header(response.get("headers", ()), b"content-length") if response is not None else "-"
+        record: RequestRecord | None = cast(Mapping[str, Any], request).get(RECORD)
+        headers = response.get("headers", ()) if response is not None else ()
+        length = _header(headers, b"content-length")
+        fetch_id = _header(headers, _FETCH_HEADER)
         self.access_logger.info(
             "request",
             extra={
-                "request_id": fields.get("request_id"),
+                "request_id": record.request_id if record else None,
                 "method": request["method"] if request["type"] == "http" else "GET",
-                "route": fields.get("route"),
+                "route": record.route if record else None,
                 "path": request["path"],
                 "status": response["status"] if response is not None else None,
                 "duration": round(request_time, 6),
                 "bytes": int(length) if length.isdigit() else None,
-                "fetch_id": fields.get("fetch_id"),
-                "fetch_outcome": fields.get("fetch_outcome"),
+                "fetch_id": fetch_id if fetch_id != "-" else None,
             },
         )

@@ -1,9 +1,7 @@
-"""The service's lifecycle in one object: its totals, the backend source open while it serves,
-readiness, the drain and the stop. `app.serve` calls `drain()` and `stop()`; routes read it."""
+"""The service's lifecycle in one object: its totals, readiness, the drain and the stop.
+`app.serve` calls `drain()` and `stop()`; the routes read it."""
 
 from __future__ import annotations
-
-from collections.abc import AsyncGenerator
 
 from quart import Quart
 
@@ -20,13 +18,6 @@ class Service:
 
     def init_app(self, app: Quart) -> None:
         app.extensions[_EXTENSION] = self
-        app.while_serving(self._serving)
-
-    async def _serving(self) -> AsyncGenerator[None, None]:
-        # The source's HTTP session and its connection pool live as long as the server serves.
-        await self.totals.source.open()
-        yield
-        await self.totals.source.close()
 
     def drain(self) -> None:
         """Fail readiness from now on, so that load balancers take the instance out of rotation."""

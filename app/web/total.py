@@ -6,12 +6,13 @@ import functools
 import hashlib
 import time
 
-from quart import Blueprint, Response, current_app, g, request
+from quart import Blueprint, Response, current_app, request
 
 from app.numbers import wide_integers
+from app.numbers.fetch import Fetched
 from app.numbers.freshness import Freshness
-from app.numbers.totals import Fetched
 from app.web import docs
+from app.web.request_context import FETCH_HEADER
 from app.web.service import service_of
 
 blueprint = Blueprint("total", __name__)
@@ -30,14 +31,14 @@ async def get_total() -> Response:
     """
     started = time.perf_counter()
     totals = service_of(current_app).totals
-    answer = await totals.current()  # a BackendError is answered, and logged, by app.web.problems
+    answer = await totals.current()  # a failure is answered by app.web.problems
     waited = time.perf_counter() - started
     fetched = answer.fetched
-    g.fetch_id, g.fetch_outcome = fetched.fetch_id, fetched.outcome
     body, etag = rendered(fetched)
     headers = {
         "Server-Timing": f"wait;dur={waited * 1000:.1f}, sum;dur={fetched.summing_seconds * 1000:.1f}, "
-        f"fetch;desc={answer.how_answered}"
+        f"fetch;desc={answer.how_answered}",
+        FETCH_HEADER: fetched.report.fetch_id,
     }
     if not totals.freshness.enabled:
         return Response(body, content_type="application/json", headers=headers)

@@ -18,10 +18,9 @@ def test_opens_after_threshold() -> None:
     """It opens after the threshold of failures in a row, for the cooldown."""
     clock = Clock()
     breaker = CircuitBreaker(threshold=3, cooldown=5.0, clock=clock)
-    breaker.failed()
-    breaker.failed()
+    assert (breaker.failed(), breaker.failed()) == (0, 0)
     breaker.check()  # two failures: still closed
-    breaker.failed()
+    assert breaker.failed() == 3  # it opened, after 3 in a row
     clock.now += 0.4
     with pytest.raises(BackendUnavailableError, match="failed 3 times in a row") as raised:
         breaker.check()
@@ -34,9 +33,16 @@ def test_opens_after_threshold() -> None:
 def test_a_success_resets_the_count() -> None:
     breaker = CircuitBreaker(threshold=2, cooldown=5.0, clock=Clock())
     breaker.failed()
-    breaker.succeeded()
+    assert not breaker.succeeded()  # it was not open: nothing closed
     breaker.failed()
     breaker.check()
+
+
+def test_a_success_after_opening_closes_it() -> None:
+    breaker = CircuitBreaker(threshold=1, cooldown=5.0, clock=Clock())
+    breaker.failed()
+    assert breaker.succeeded()
+    assert not breaker.succeeded()
 
 
 def test_a_failed_trial_opens_it_again() -> None:

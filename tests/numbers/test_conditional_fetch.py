@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
 import pytest
-from prometheus_client import REGISTRY
 
 from app.config import Config
 from app.numbers.breaker import CircuitBreaker
+from app.numbers.errors import FetchFailedError
 from app.numbers.exact_sum import Chunk, PartialSum
-from app.numbers.numbers_api import NotModified, Validator
+from app.numbers.numbers_api import Reply, Validator
+from app.numbers.pacing import Pacer
 from app.numbers.totals import Totals
 from app.web.factory import create_app
 from bench.processes import ServerProcess, reference_backend
@@ -44,7 +46,7 @@ async def test_unchanged_list_not_fetched(
     backend: ServerProcess, encoding: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The second fetch asks If-None-Match, gets 304 and answers the first's total, no body read."""
-    caplog.set_level(logging.INFO, logger="app.numbers.totals")
+    caplog.set_level(logging.INFO, logger="app.numbers")
     answers = await totals(f"{backend.url}/numbers?client=same&encoding={encoding}", 3)
     assert answers == [{"total": 499500}] * 3
     counts = await stats(backend, "same")
@@ -91,44 +93,45 @@ class VersionedSource:
     """A wide total, version "v1"; every later fetch that names v1 is answered not modified."""
 
     description = "versioned test backend"
-    retried = 0
-    validator: Validator | None = None
 
     def __init__(self) -> None:
         self.asked: list[Validator | None] = []
 
-    async def open(self) -> None:
-        pass
+    async def serving(self) -> AsyncGenerator[None, None]:
+        yield
 
-    async def close(self) -> None:
-        pass
-
-    async def chunks(self, known: Validator | None = None) -> AsyncGenerator[Chunk, None]:
+    @asynccontextmanager
+    async def request(self, known: Validator | None, pacer: Pacer) -> AsyncIterator[Reply]:
         self.asked.append(known)
-        if known is not None:
-            raise NotModified
-        self.validator = Validator('"v1"', None)
+        yield Reply(known, None) if known is not None else Reply(Validator('"v1"', None), self._wide())
+
+    async def _wide(self) -> AsyncGenerator[Chunk, None]:
         yield PartialSum(integers=10**5000 + 1, count=1)
 
 
-async def test_304_reuses_total_exactly(caplog: pytest.LogCaptureFixture) -> None:
-    """A 304 answers the known version's total, is counted and logged as not_modified, sums nothing."""
-    caplog.set_level(logging.INFO, logger="app.numbers.totals")
+async def test_304_reuses_total_exactly() -> None:
+    """A 304 answers the known version's total, is reported as not_modified, sums nothing."""
     source = VersionedSource()
     numbers = Totals(source, 5.0, CircuitBreaker(threshold=0, cooldown=1.0))
-    counted = REGISTRY.get_sample_value("numbers_backend_fetches_total", {"outcome": "not_modified"}) or 0
     first = await numbers.current()
     second = await numbers.current()
     assert source.asked == [None, Validator('"v1"', None)]
     assert second.fetched.total == first.fetched.total == 10**5000 + 1
-    assert (second.fetched.outcome, second.fetched.validator) == ("not_modified", Validator('"v1"', None))
+    report = second.fetched.report
+    assert (report.outcome, second.fetched.validator) == ("not_modified", Validator('"v1"', None))
+    assert (report.count, report.attempts) == (1, 1)
     assert second.fetched.summing_seconds == 0.0
-    assert len(second.fetched.fetch_id) == 16
-    assert second.fetched.fetch_id != first.fetched.fetch_id
-    assert (
-        REGISTRY.get_sample_value("numbers_backend_fetches_total", {"outcome": "not_modified"}) == counted + 1
-    )
-    (record,) = [r for r in caplog.records if getattr(r, "outcome", None) == "not_modified"]
-    assert record.getMessage().startswith(f"not modified: the total of fetch {first.fetched.fetch_id} after ")
-    assert 0 <= record.__dict__["duration"] < 1
-    assert record.__dict__["retries"] == 0
+    assert len(report.fetch_id) == 16
+    assert report.fetch_id != first.fetched.report.fetch_id
+
+
+async def test_304_to_no_named_version_is_a_bad_status() -> None:
+    """A source that answers not modified when no version was named fails the fetch."""
+
+    class Confused(VersionedSource):
+        @asynccontextmanager
+        async def request(self, known: Validator | None, pacer: Pacer) -> AsyncIterator[Reply]:
+            yield Reply(None, None)
+
+    with pytest.raises(FetchFailedError, match="HTTP 304"):
+        await Totals(Confused(), 5.0, CircuitBreaker(threshold=0, cooldown=1.0)).current()

@@ -16,9 +16,8 @@ from quart import Quart
 from quart.typing import TestClientProtocol as QuartClient
 
 from app.config import Config
-from app.numbers.numbers_api import HttpNumbers
+from app.numbers.numbers_api import HttpNumbers, numbers_source
 from app.web.factory import create_app
-from app.web.service import service_of
 from bench.processes import ServerProcess, free_port, reference_backend
 
 
@@ -231,9 +230,10 @@ async def test_breaker_answers_503_at_once(backend: ServerProcess, caplog: pytes
 
 async def test_one_http_session(backend: ServerProcess) -> None:
     """One HTTP session for the server's lifetime."""
-    async with service(backend.url + "/numbers") as (app, client):
-        source = service_of(app).totals.source
-        assert isinstance(source, HttpNumbers)
+    source = HttpNumbers(backend.url + "/numbers", token=None, max_bytes=2**20)
+    app = create_app(Config(), source=source)
+    async with app.test_app():
+        client = app.test_client()
         session = source._session
         assert session is not None
         await client.get("/total")
@@ -244,8 +244,7 @@ async def test_one_http_session(backend: ServerProcess) -> None:
 
 
 def test_config_selects_the_http_backend() -> None:
-    app = create_app(Config(numbers_api_url="http://127.0.0.1:9/numbers"))
-    assert isinstance(service_of(app).totals.source, HttpNumbers)
+    assert isinstance(numbers_source(Config(numbers_api_url="http://127.0.0.1:9/numbers")), HttpNumbers)
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])

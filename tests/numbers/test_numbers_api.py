@@ -4,11 +4,14 @@ import numpy as np
 
 from app.config import Config
 from app.numbers.numbers_api import SimulatedNumbers, numbers_source
+from app.numbers.pacing import Pacer
 from tests.sources import LoopTurns
 
 
 async def collect(source: SimulatedNumbers) -> list[np.ndarray]:
-    return [chunk async for chunk in source.chunks()]  # type: ignore[misc]
+    async with source.request(None, Pacer()) as reply:
+        assert reply.chunks is not None
+        return [chunk async for chunk in reply.chunks]  # type: ignore[misc]
 
 
 async def test_simulated_numbers() -> None:
@@ -32,8 +35,8 @@ async def test_simulated_count_zero() -> None:
 async def test_simulated_delay_does_not_block() -> None:
     """The simulated delay does not block the event loop."""
     async with LoopTurns(interval=0.001) as ticks:
-        first = await anext(SimulatedNumbers(count=1, delay=0.05).chunks())
-    assert first.tolist() == [0]  # type: ignore[union-attr]
+        (first,) = await collect(SimulatedNumbers(count=1, delay=0.05))
+    assert first.tolist() == [0]
     assert ticks.count > 5
 
 

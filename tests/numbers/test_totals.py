@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import numpy as np
 import pytest
-import structlog
 
 from app.numbers.breaker import CircuitBreaker
-from app.numbers.errors import BackendStatusError, BackendTimeoutError
+from app.numbers.errors import (
+    BackendConnectionError,
+    BackendDataError,
+    BackendError,
+    BackendStatusError,
+    BackendTimeoutError,
+    BackendUnavailableError,
+    FetchFailedError,
+    UnexpectedFetchError,
+)
+from app.numbers.events import FetchObserver, HowAnswered
 from app.numbers.exact_sum import Chunk
+from app.numbers.fetch import FetchReport
 from app.numbers.freshness import Freshness
-from app.numbers.numbers_api import Validator
-from app.numbers.pacing import HAND_BACK_LIMIT, TURNS_PER_YIELD, YIELD_INTERVAL
+from app.numbers.numbers_api import NumbersSource, Reply, Validator
+from app.numbers.pacing import HAND_BACK_LIMIT, TURNS_PER_YIELD, YIELD_INTERVAL, Pacer
 from app.numbers.totals import ShuttingDownError, Totals
-from tests.sources import Clock, LoopTurns, NumberedSource, hold_the_cpu
+from tests.sources import Clock, FailingSource, FlakySource, LoopTurns, NumberedSource, hold_the_cpu
 
 
 class BusySource:
@@ -26,8 +36,6 @@ class BusySource:
     then, if `stall`, waits for ever. Records whether its generator was closed."""
 
     description = "busy test backend"
-    retried = 0
-    validator: Validator | None = None
 
     def __init__(self, chunks: int, busy: float = 0.0, stall: bool = False) -> None:
         self.count = chunks
@@ -35,13 +43,14 @@ class BusySource:
         self.stall = stall
         self.closed = False
 
-    async def open(self) -> None:
-        pass
+    async def serving(self) -> AsyncGenerator[None, None]:
+        yield
 
-    async def close(self) -> None:
-        pass
+    @asynccontextmanager
+    async def request(self, known: Validator | None, pacer: Pacer) -> AsyncIterator[Reply]:
+        yield Reply(None, self._chunks())
 
-    async def chunks(self, known: Validator | None = None) -> AsyncGenerator[Chunk, None]:
+    async def _chunks(self) -> AsyncGenerator[Chunk, None]:
         try:
             for _ in range(self.count):
                 hold_the_cpu(self.busy)  # as parsing a piece is
@@ -52,16 +61,18 @@ class BusySource:
             self.closed = True
 
 
-def totals_of(source: BusySource, deadline: float) -> Totals:
+def totals_of(source: NumbersSource, deadline: float, **options: Any) -> Totals:
     """Totals whose circuit breaker never opens."""
-    return Totals(source, deadline, CircuitBreaker(threshold=0, cooldown=1.0))
+    return Totals(source, deadline, CircuitBreaker(threshold=0, cooldown=1.0), **options)
 
 
 async def test_the_total_of_the_chunks() -> None:
     answer = await totals_of(BusySource(7), deadline=5).current()
     assert (answer.fetched.total, answer.how_answered) == (70, "started")
-    assert len(answer.fetched.fetch_id) == 16
-    assert answer.fetched.summing_seconds > 0
+    report = answer.fetched.report
+    assert (report.outcome, report.count, report.attempts, report.error) == ("ok", 70, 1, None)
+    assert len(report.fetch_id) == 16
+    assert 0 < answer.fetched.summing_seconds <= report.seconds
 
 
 async def test_fetch_id_shared_by_callers() -> None:
@@ -69,51 +80,115 @@ async def test_fetch_id_shared_by_callers() -> None:
     totals = totals_of(BusySource(3, busy=0.001), deadline=5)
     shared = await asyncio.gather(*(totals.current() for _ in range(3)))
     assert [answer.how_answered for answer in shared] == ["started", "joined", "joined"]
-    assert len({answer.fetched.fetch_id for answer in shared}) == 1
+    assert len({answer.fetched.report.fetch_id for answer in shared}) == 1
     later = await totals.current()
     assert later.how_answered == "started"
-    assert later.fetched.fetch_id != shared[0].fetched.fetch_id
+    assert later.fetched.report.fetch_id != shared[0].fetched.report.fetch_id
 
 
-class FetchIdRecordingSource(NumberedSource):
-    """A NumberedSource that records the fetch id bound for log lines while each fetch runs."""
+class Recorder(FetchObserver):
+    """Every event, in order, as a tuple."""
 
-    def __init__(self, failing: list[int]) -> None:
-        super().__init__(failing)
-        self.fetch_ids: list[object] = []
+    def __init__(self) -> None:
+        self.events: list[tuple[object, ...]] = []
 
-    async def chunks(self, known: Validator | None = None) -> AsyncGenerator[Chunk, None]:
-        self.fetch_ids.append(structlog.contextvars.get_contextvars().get("fetch_id"))
-        async for chunk in super().chunks(known):
-            yield chunk
+    def total_requested(self, how: HowAnswered) -> None:
+        self.events.append(("requested", how))
+
+    def fetch_started(self, fetch_id: str, source: str) -> None:
+        self.events.append(("started", fetch_id, source))
+
+    def fetch_retried(self, fetch_id: str, attempt: int, of: int, error: BackendError) -> None:
+        self.events.append(("retried", fetch_id, attempt, of, str(error)))
+
+    def fetch_ended(self, report: FetchReport) -> None:
+        self.events.append(("ended", report.fetch_id, report.outcome, report.count, report.attempts))
+
+    def breaker_opened(self, failures: int, cooldown: float) -> None:
+        self.events.append(("opened", failures, cooldown))
+
+    def breaker_closed(self) -> None:
+        self.events.append(("closed",))
 
 
-async def test_fetch_logs_its_outcome(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """Each fetch logs its outcome, duration, count and retries under its own id."""
-    caplog.set_level(logging.INFO, logger="app.numbers.totals")
-    source = FetchIdRecordingSource(failing=[2])
-    totals = Totals(source, 5.0, CircuitBreaker(threshold=0, cooldown=1.0))
-    started = time.perf_counter()
-    answer = await totals.current()
-    with pytest.raises(BackendStatusError) as failed:
+async def test_observer_sees_each_fetch_once() -> None:
+    """A success, a failure that opens the breaker, and the success that closes it: each
+    reported once, in order, with the fetch's own id."""
+    recorder, clock = Recorder(), Clock()
+    source = NumberedSource(failing=[2])
+    breaker = CircuitBreaker(threshold=1, cooldown=2.0, clock=clock)
+    totals = Totals(source, 5.0, breaker, observer=recorder, clock=clock)
+    first = await totals.current()
+    with pytest.raises(FetchFailedError) as failed:
         await totals.current()
-    elapsed = time.perf_counter() - started
-    fetch_ids = [answer.fetched.fetch_id, failed.value.fetch_id]
-    assert source.fetch_ids == fetch_ids
-    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("fetching")] == [
-        f"fetching numbers from the {source.description} (fetch {fetch_id})" for fetch_id in fetch_ids
+    clock.now += 2.0
+    third = await totals.current()
+    ids = [first.fetched.report.fetch_id, failed.value.report.fetch_id, third.fetched.report.fetch_id]
+    assert recorder.events == [
+        ("requested", "started"),
+        ("started", ids[0], "test backend"),
+        ("ended", ids[0], "ok", 1, 1),
+        ("requested", "started"),
+        ("started", ids[1], "test backend"),
+        ("ended", ids[1], "bad_status", 0, 1),
+        ("opened", 1, 2.0),
+        ("requested", "started"),
+        ("started", ids[2], "test backend"),
+        ("ended", ids[2], "ok", 1, 1),
+        ("closed",),
     ]
-    summed, failure = (r for r in caplog.records if "outcome" in vars(r))
-    assert summed.getMessage().startswith("summed 1 numbers in ")
-    assert failure.getMessage().startswith("fetch failed after ")
-    ok, bad = vars(summed), vars(failure)  # the fields given in `extra`
-    assert (summed.levelno, ok["outcome"], ok["count"], ok["retries"]) == (logging.INFO, "ok", 1, 0)
-    assert (failure.levelno, bad["outcome"], bad["retries"]) == (logging.WARNING, "bad_status", 0)
-    assert 0 < ok["duration"] <= elapsed
-    assert 0 < bad["duration"] <= elapsed
-    assert 0 < answer.fetched.summing_seconds <= ok["duration"] + 1e-6
+    assert isinstance(failed.value.error, BackendStatusError)
+    assert failed.value.report.error is failed.value.error
+
+
+async def test_retryable_failures_asked_again() -> None:
+    """Retryable failures are asked again, up to `retries` times, each reported."""
+    recorder = Recorder()
+    unreachable = BackendConnectionError("the numbers backend could not be reached", retryable=True)
+    source = FlakySource([unreachable, BackendStatusError(503)])
+    answer = await totals_of(source, 5.0, retries=2, observer=recorder).current()
+    fetch_id = answer.fetched.report.fetch_id
+    assert (answer.fetched.total, answer.fetched.report.attempts, source.fetches) == (5, 3, 3)
+    assert [event for event in recorder.events if event[0] == "retried"] == [
+        ("retried", fetch_id, 1, 2, "the numbers backend could not be reached"),
+        ("retried", fetch_id, 2, 2, "the numbers backend answered HTTP 503"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("errors", "retries", "attempts"),
+    [
+        ([BackendStatusError(503)] * 3, 2, 3),  # retries used up
+        ([BackendStatusError(500)], 2, 1),  # a status not worth asking again
+        ([BackendConnectionError("broke mid-body")], 2, 1),  # not retryable: a body was read
+        ([BackendDataError("the body is not a JSON array")], 2, 1),
+    ],
+)
+async def test_failures_not_asked_again(errors: list[BackendError], retries: int, attempts: int) -> None:
+    source = FlakySource(list(errors))
+    with pytest.raises(FetchFailedError) as failed:
+        await totals_of(source, 5.0, retries=retries).current()
+    assert (failed.value.report.attempts, source.fetches) == (attempts, attempts)
+    assert failed.value.error is errors[-1]
+
+
+async def test_unexpected_error_is_a_counted_failure() -> None:
+    """An error the service did not foresee fails the fetch like any other: reported, counted
+    by the breaker, answered 500 with the original kept as its cause."""
+    recorder = Recorder()
+    source = FailingSource(RuntimeError("a bug"))
+    totals = Totals(source, 5.0, CircuitBreaker(threshold=2, cooldown=60), observer=recorder)
+    for _ in range(2):
+        with pytest.raises(FetchFailedError) as failed:
+            await totals.current()
+    error = failed.value.error
+    assert isinstance(error, UnexpectedFetchError)
+    assert (error.status, error.outcome, failed.value.report.outcome) == (500, "error", "error")
+    assert isinstance(error.__cause__, RuntimeError)
+    assert ("opened", 2, 60) in recorder.events
+    with pytest.raises(BackendUnavailableError):  # the breaker answers for it now
+        await totals.current()
+    assert source.fetches == 2
 
 
 async def test_fetch_hands_loop_back() -> None:
@@ -146,8 +221,9 @@ async def test_busy_loop_one_turn_per_slice() -> None:
 )
 async def test_source_closed_at_deadline(source: BusySource) -> None:
     """The source is closed as soon as the deadline ends the fetch."""
-    with pytest.raises(BackendTimeoutError):
+    with pytest.raises(FetchFailedError) as failed:
         await totals_of(source, deadline=0.05).current()
+    assert isinstance(failed.value.error, BackendTimeoutError)
     assert source.closed
 
 
@@ -170,7 +246,7 @@ async def test_stop_answers_shutting_down() -> None:
 
 def fresh_totals(source: NumberedSource, clock: Clock, max_age: float, stale: float = 0.0) -> Totals:
     breaker = CircuitBreaker(threshold=0, cooldown=1.0)
-    return Totals(source, 5.0, breaker, Freshness(max_age, stale), clock)
+    return Totals(source, 5.0, breaker, Freshness(max_age, stale), clock=clock)
 
 
 async def test_within_max_age_no_fetch() -> None:
@@ -221,14 +297,14 @@ async def test_failed_refresh_keeps_good_total() -> None:
         await asyncio.sleep(0.01)  # the refresh fails meanwhile
     assert source.fetches == 3
     clock.now = fetched_at + 15.1  # past both windows: the request waits for a fetch, and gets its error
-    with pytest.raises(BackendStatusError):
+    with pytest.raises(FetchFailedError, match="HTTP 500"):
         await totals.current()
 
 
 async def test_open_breaker_starts_no_refresh() -> None:
     """An open breaker starts no refresh, and the stale total is still answered."""
     source, clock = NumberedSource(failing=[2]), Clock()
-    totals = Totals(source, 5.0, CircuitBreaker(threshold=1, cooldown=60), Freshness(5, 10), clock)
+    totals = Totals(source, 5.0, CircuitBreaker(threshold=1, cooldown=60), Freshness(5, 10), clock=clock)
     await totals.current()
     clock.now += 6
     await totals.current()

@@ -10,13 +10,14 @@ from contextlib import asynccontextmanager
 
 import numpy as np
 import pytest
+from prometheus_client import REGISTRY
 from quart import Quart
 from quart.typing import TestClientProtocol as QuartClient
 
 from app.config import Config
 from app.numbers.numbers_api import NumbersSource
 from app.web.factory import create_app
-from app.web.request_limits import MAX_HEADERS
+from app.web.problems import MAX_HEADERS
 from app.web.service import service_of
 from tests.sources import FailingSource, ListSource, parsed, requests_sharing_a_fetch
 
@@ -196,7 +197,9 @@ async def test_wrong_method_is_405_problem(client: QuartClient) -> None:
 async def test_unexpected_error_is_500(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """An unexpected error is a 500 problem, with the traceback only in the log."""
+    """An unexpected error in a fetch is a 500 problem naming the fetch, counted as a failed
+    fetch, with the traceback only in the log."""
+    failed = REGISTRY.get_sample_value("numbers_backend_fetches_total", {"outcome": "error"}) or 0
     async with serving(FailingSource(RuntimeError("secret internals"))) as client:
         response = await client.get("/total")
     assert response.status_code == 500
@@ -204,9 +207,11 @@ async def test_unexpected_error_is_500(
     text = await response.get_data(as_text=True)
     assert "secret internals" not in text
     assert "Traceback" not in text
-    assert (await response.get_json())["title"] == "Internal Server Error"
+    assert (await response.get_json())["title"] == "Unexpected error in a fetch"
+    assert REGISTRY.get_sample_value("numbers_backend_fetches_total", {"outcome": "error"}) == failed + 1
     logged = [r for r in caplog.records if r.levelno == logging.ERROR and r.exc_info]
-    assert any("secret internals" in str(r.exc_info[1]) for r in logged if r.exc_info)
+    assert [str(r.exc_info[1]) for r in logged if r.exc_info] == ["secret internals"]
+    assert len(response.headers["X-Fetch-ID"]) == 16
 
 
 async def test_requests_share_one_fetch() -> None:

@@ -22,7 +22,7 @@ from app.config import Config
 from app.numbers.errors import BackendConnectionError, BackendDataError, BackendStatusError
 from app.numbers.numbers_api import NumbersSource
 from app.web.factory import create_app
-from app.web.http_metrics import LAG_SAMPLE_SECONDS
+from app.web.metrics import LAG_SAMPLE_SECONDS
 from tests.sources import FailingSource, ListSource, NumberedSource, requests_sharing_a_fetch
 
 
