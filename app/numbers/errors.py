@@ -13,10 +13,6 @@ FetchFailedError                a fetch's failure, with its report, for every re
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from app.numbers.fetch import FetchReport
 
 # Answers worth asking again: the backend or a proxy in front of it is briefly unavailable.
 RETRY_STATUSES = frozenset({502, 503, 504})
@@ -107,12 +103,3 @@ class UnexpectedFetchError(BackendError):
         super().__init__("the fetch failed unexpectedly; the service's log says why", cause=repr(error))
         # The traceback goes to the log with the failure.
         self.__cause__ = error
-
-
-class FetchFailedError(Exception):
-    """A fetch failed: every request that waited for it gets this, with the fetch's report."""
-
-    def __init__(self, report: FetchReport, error: BackendError) -> None:
-        super().__init__(str(error))
-        self.report = report
-        self.error = error

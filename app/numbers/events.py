@@ -9,15 +9,27 @@ for the fetch events, and must not block.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass
+from typing import Literal
 
-if TYPE_CHECKING:
-    from app.numbers.errors import BackendError
-    from app.numbers.fetch import FetchReport
+from app.numbers.errors import BackendError
 
 # How a request for the total got it: it started a fetch, joined one running, or was
 # answered at once from a recent fetch's total, fresh or stale.
 HowAnswered = Literal["started", "joined", "fresh", "stale"]
+
+
+@dataclass(frozen=True)
+class FetchReport:
+    """What one fetch did: `outcome` is ok, not_modified, cancelled, or the failure's (`error`)."""
+
+    fetch_id: str
+    outcome: str
+    seconds: float
+    # Requests made to the backend: 1 plus the retries.
+    attempts: int
+    count: int = 0
+    error: BackendError | None = None
 
 
 class FetchObserver:

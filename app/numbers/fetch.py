@@ -15,10 +15,9 @@ from app.numbers.errors import (
     BackendError,
     BackendStatusError,
     BackendTimeoutError,
-    FetchFailedError,
     UnexpectedFetchError,
 )
-from app.numbers.events import FetchObserver
+from app.numbers.events import FetchObserver, FetchReport
 from app.numbers.exact_sum import ExactSum, FloatRangeError, Number
 from app.numbers.numbers_api import NumbersSource, Reply, Validator
 from app.numbers.pacing import Pacer
@@ -27,20 +26,6 @@ from app.numbers.pacing import Pacer
 # BACKOFF_BASE * 2**(n-1) seconds, never more than BACKOFF_MAX.
 BACKOFF_BASE = 0.1
 BACKOFF_MAX = 2.0
-
-
-@dataclass(frozen=True)
-class FetchReport:
-    """What one fetch did, for the logs, metrics and traces: `outcome` is ok, not_modified,
-    or the failure's (`error`)."""
-
-    fetch_id: str
-    outcome: str
-    seconds: float
-    # Requests made to the backend: 1 plus the retries.
-    attempts: int
-    count: int = 0
-    error: BackendError | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +40,15 @@ class Fetched:
     summing_seconds: float
     # When the fetch ended, on the clock of the Totals that made it.
     ended: float
+
+
+class FetchFailedError(Exception):
+    """A fetch failed: every request that waited for it gets this, with the fetch's report."""
+
+    def __init__(self, report: FetchReport, error: BackendError) -> None:
+        super().__init__(str(error))
+        self.report = report
+        self.error = error
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.numbers.breaker import CircuitBreaker
-from app.numbers.errors import BackendUnavailableError, FetchFailedError
-from app.numbers.events import FetchObserver, HowAnswered
-from app.numbers.fetch import Fetched, FetchReport, fetch
+from app.numbers.errors import BackendUnavailableError
+from app.numbers.events import FetchObserver, FetchReport, HowAnswered
+from app.numbers.fetch import Fetched, FetchFailedError, fetch
 from app.numbers.freshness import NEVER, Freshness
 from app.numbers.numbers_api import NumbersSource
 from app.numbers.single_flight import SingleFlight

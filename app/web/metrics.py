@@ -29,8 +29,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from quart import Blueprint, Quart, Response, request
 
 from app.numbers.errors import BackendError
-from app.numbers.events import FetchObserver, HowAnswered
-from app.numbers.fetch import FetchReport
+from app.numbers.events import FetchObserver, FetchReport, HowAnswered
 from app.web import docs
 from app.web.request_context import record_of
 

@@ -12,7 +12,8 @@ import json
 from quart import Quart, Response, request
 from werkzeug.exceptions import HTTPException
 
-from app.numbers.errors import BackendError, FetchFailedError
+from app.numbers.errors import BackendError
+from app.numbers.fetch import FetchFailedError
 from app.numbers.totals import ShuttingDownError
 from app.web.request_context import FETCH_HEADER
 

@@ -12,8 +12,7 @@ from quart import Quart
 
 from app.config import Config
 from app.numbers.errors import BackendError, UnexpectedFetchError
-from app.numbers.events import FetchObserver, Observers
-from app.numbers.fetch import FetchReport
+from app.numbers.events import FetchObserver, FetchReport, Observers
 from app.web import metrics, request_context
 
 # The log lines of fetches and of the breaker: what happened on the numbers side.

@@ -12,8 +12,8 @@ import pytest
 
 from app.config import Config
 from app.numbers.breaker import CircuitBreaker
-from app.numbers.errors import FetchFailedError
 from app.numbers.exact_sum import Chunk, PartialSum
+from app.numbers.fetch import FetchFailedError
 from app.numbers.numbers_api import Reply, Validator
 from app.numbers.pacing import Pacer
 from app.numbers.totals import Totals

@@ -18,12 +18,11 @@ from app.numbers.errors import (
     BackendStatusError,
     BackendTimeoutError,
     BackendUnavailableError,
-    FetchFailedError,
     UnexpectedFetchError,
 )
-from app.numbers.events import FetchObserver, HowAnswered
+from app.numbers.events import FetchObserver, FetchReport, HowAnswered
 from app.numbers.exact_sum import Chunk
-from app.numbers.fetch import FetchReport
+from app.numbers.fetch import FetchFailedError
 from app.numbers.freshness import Freshness
 from app.numbers.numbers_api import NumbersSource, Reply, Validator
 from app.numbers.pacing import HAND_BACK_LIMIT, TURNS_PER_YIELD, YIELD_INTERVAL, Pacer

@@ -12,7 +12,8 @@ import pytest
 import structlog
 
 from app.numbers.breaker import CircuitBreaker
-from app.numbers.errors import BackendConnectionError, FetchFailedError
+from app.numbers.errors import BackendConnectionError
+from app.numbers.fetch import FetchFailedError
 from app.numbers.numbers_api import Reply, Validator
 from app.numbers.pacing import Pacer
 from app.numbers.totals import Totals
