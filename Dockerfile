@@ -39,7 +39,14 @@ RUN PIP_INDEX_URL="${PIP_INDEX_URL:-$(python -c 'from pip._internal.models.index
 
 # --- run: the virtualenv, its SBOM and the app, nothing else (no pipenv, no compilers) ---
 FROM python:3.11-slim
-RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin total
+# The base image's own Python keeps no installer either: pip, setuptools and wheel, their
+# scripts and the wheels ensurepip would reinstall them from, found by name wherever the base
+# image put them (`pip uninstall` would keep a distribution's copies: Debian's pip refuses to
+# remove them). The base layer keeps their bytes: this hides them, the image is no smaller.
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin total \
+    && find / -xdev -regextype posix-extended \( -name '*.whl' -o -regex '.*/bin/(pip[0-9.]*|wheel)' \
+        -o -regex '.*-packages/(pip|setuptools|pkg_resources|_distutils_hack|wheel)([-.][^/]*)?' \
+        -o -path '*-packages/distutils-precedence.pth' \) -prune -exec rm -rf {} +
 WORKDIR /srv
 COPY --from=build /srv/.venv /srv/.venv
 COPY --from=build /srv/sbom.json /srv/sbom.json
