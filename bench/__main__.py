@@ -31,7 +31,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TextIO
 
-from app.reference_backend import KINDS
 from bench import charts
 from bench.compressed import compressed
 from bench.conditional import conditional
@@ -45,6 +44,7 @@ from bench.request_cost import request_cost
 from bench.soak import soak
 from bench.telemetry_cost import telemetry_cost
 from bench.workers import workers
+from tools.reference_backend import KINDS
 
 SERVER_CPUS = {0}
 LOAD_CPUS = {1}

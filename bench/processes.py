@@ -146,7 +146,7 @@ def reference_backend(
 
     Served over HTTPS when `options` name a certificate; then ready once it takes connections.
     """
-    argv = [sys.executable, "-m", "app.reference_backend", "--port", "{port}", "--count", str(count)]
+    argv = [sys.executable, "-m", "tools.reference_backend", "--port", "{port}", "--count", str(count)]
     tls = "--certificate" in options
     with ServerProcess(
         [*argv, "--delay", str(delay), *options],

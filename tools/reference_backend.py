@@ -1,4 +1,4 @@
-"""A reference numbers backend: `python -m app.reference_backend --port 5001`.
+"""A reference numbers backend: `make backend` serves it on 127.0.0.1:5001.
 
 It serves what total-service expects from a real backend, for trying the two together,
 for the end-to-end tests and for the benchmark:
@@ -326,7 +326,7 @@ def create_backend(
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m app.reference_backend", description=__doc__.split("\n")[0]
+        prog="python -m tools.reference_backend", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5001)
