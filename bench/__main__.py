@@ -39,11 +39,11 @@ from bench.freshness import freshness
 from bench.load import LoadResult, bare_transfer, concurrent, percentile, sequential
 from bench.memory import PeakRss
 from bench.probe import Probe
-from bench.processes import ServerProcess, reference_backend
 from bench.request_cost import request_cost
 from bench.soak import soak
 from bench.telemetry_cost import telemetry_cost
 from bench.workers import workers
+from tests.processes import ServerProcess, reference_backend
 from tools.reference_backend import KINDS
 
 SERVER_CPUS = {0}

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from app.config import Config
-from bench.processes import PROJECT
+from tests.processes import PROJECT
 
 INSTANCES = ["total-service-1", "total-service-2", "total-service-3"]
 GRAFANA = PROJECT / "deploy" / "grafana"

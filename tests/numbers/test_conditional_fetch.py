@@ -16,7 +16,7 @@ from app.numbers.exact_sum import Chunk, PartialSum
 from app.numbers.numbers_api import NotModified, Validator
 from app.numbers.totals import Totals
 from app.web.factory import create_app
-from bench.processes import ServerProcess, reference_backend
+from tests.processes import ServerProcess, reference_backend
 
 
 @pytest.fixture

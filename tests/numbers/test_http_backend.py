@@ -19,7 +19,7 @@ from app.config import Config
 from app.numbers.numbers_api import HttpNumbers
 from app.web.factory import create_app
 from app.web.service import service_of
-from bench.processes import ServerProcess, free_port, reference_backend
+from tests.processes import ServerProcess, free_port, reference_backend
 
 
 @pytest.fixture(scope="module")

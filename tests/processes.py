@@ -1,4 +1,5 @@
-"""Start a server as a real process on a loopback port, wait until it answers, stop it."""
+"""Start a server as a real process on a loopback port, wait until it answers, stop it: for the
+tests and the benchmark."""
 
 from __future__ import annotations
 
