@@ -38,7 +38,7 @@ run: $(VENV)/.synced ## serve the service on 127.0.0.1:5000
 # The reference numbers backend on 127.0.0.1:5001; in another shell:
 # NUMBERS_API_URL=http://127.0.0.1:5001/numbers make run
 backend: $(VENV)/.synced ## the reference numbers backend on 127.0.0.1:5001
-	$(PY) -m app.reference_backend --port 5001
+	$(PY) -m tools.reference_backend --port 5001
 
 test: lint typecheck pytest ## lint, mypy --strict and pytest: what Travis runs
 

@@ -1,1 +1,1 @@
-"""Benchmark of total-service against a naive baseline; its process helpers serve the tests too."""
+"""Benchmark of total-service against a naive baseline."""

@@ -31,7 +31,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TextIO
 
-from app.reference_backend import KINDS
 from bench import charts
 from bench.compressed import compressed
 from bench.conditional import conditional
@@ -40,11 +39,12 @@ from bench.freshness import freshness
 from bench.load import LoadResult, bare_transfer, concurrent, percentile, sequential
 from bench.memory import PeakRss
 from bench.probe import Probe
-from bench.processes import ServerProcess, reference_backend
 from bench.request_cost import request_cost
 from bench.soak import soak
 from bench.telemetry_cost import telemetry_cost
 from bench.workers import workers
+from tests.processes import ServerProcess, reference_backend
+from tools.reference_backend import KINDS
 
 SERVER_CPUS = {0}
 LOAD_CPUS = {1}

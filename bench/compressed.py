@@ -15,7 +15,7 @@ from pathlib import Path
 from app.config import Config
 from bench.load import LoadResult, bare_transfer, percentile, sequential
 from bench.probe import Probe
-from bench.processes import ServerProcess, reference_backend
+from tests.processes import ServerProcess, reference_backend
 
 REQUESTS = 10
 # The bomb's answer at the default limit.

@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.load import LoadResult, sequential
-from bench.processes import ServerProcess, reference_backend
+from tests.processes import ServerProcess, reference_backend
 
 ROUNDS = 10
 

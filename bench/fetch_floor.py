@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench.charts import Destination, fetch_against_bare
 from bench.load import LoadResult, sequential
-from bench.processes import PROJECT, reference_backend, service
+from tests.processes import PROJECT, reference_backend, service
 
 CUT = 65_536
 

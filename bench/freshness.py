@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.load import LoadResult, concurrent, sequential
-from bench.processes import ServerProcess, service
+from tests.processes import ServerProcess, service
 
 HEALTHY = b'{"status":"ok"}'
 MAX_AGE = {"TOTAL_MAX_AGE": "5"}

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.load import LoadResult, concurrent, sequential
-from bench.processes import PROJECT, ServerProcess
+from tests.processes import PROJECT, ServerProcess
 
 # The last commit whose request path ran quart-schema's pydantic conversion on every
 # response and serialised its constant answers per request.

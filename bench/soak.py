@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.load import LoadResult, concurrent
-from bench.processes import ServerProcess, reference_backend, service
+from tests.processes import ServerProcess, reference_backend, service
 
 SOAK_REQUESTS = 100_000
 SOAK_CLIENTS = 50

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.load import LoadResult, concurrent, percentile
 from bench.probe import Probe
-from bench.processes import service
+from tests.processes import service
 
 HEALTHY = b'{"status":"ok"}'
 OFF = {"METRICS": "off", "ACCESS_LOG": "off"}

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from bench.load import LoadResult, concurrent, sequential
-from bench.processes import service
+from tests.processes import service
 
 HEALTHY = b'{"status":"ok"}'
 CACHED = {"TOTAL_MAX_AGE": "3600"}

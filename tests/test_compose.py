@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from app.config import Config
-from bench.processes import PROJECT
+from tests.processes import PROJECT
 
 INSTANCES = ["total-service-1", "total-service-2", "total-service-3"]
 GRAFANA = PROJECT / "deploy" / "grafana"
@@ -96,3 +96,16 @@ def test_grafana_reads_the_stack_prometheus() -> None:
     assert any(port.endswith(":9090") for port in compose()["services"]["prometheus"]["ports"])
     prometheus = yaml.safe_load((PROJECT / "deploy" / "prometheus" / "prometheus.yml").read_text())
     assert source["jsonData"]["timeInterval"] == prometheus["global"]["scrape_interval"]
+
+
+def test_reference_backend_mounted() -> None:
+    """The image leaves the tools out: the backend's container mounts the package of the module it
+    runs, read-only, into the image's working directory, where `python -m` finds it."""
+    services = compose()["services"]
+    backend = services["numbers-backend"]
+    assert backend["image"] == services["total-service-1"]["image"]
+    module = backend["command"][backend["command"].index("-m") + 1]
+    package = module.split(".")[0]
+    workdir = re.findall(r"^WORKDIR (\S+)$", (PROJECT / "Dockerfile").read_text(), re.MULTILINE)[-1]
+    assert f"./{package}:{workdir}/{package}:ro" in backend["volumes"]
+    assert (PROJECT / f"{module.replace('.', '/')}.py").is_file()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.processes import PROJECT
+from tests.processes import PROJECT
 
 FAKE_DOCKER = """#!/bin/sh
 echo "docker $*" >> "$CALLS"

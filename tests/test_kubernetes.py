@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from app.config import Config
-from bench.processes import PROJECT
+from tests.processes import PROJECT
 
 MANIFESTS = PROJECT / "deploy" / "kubernetes"
 

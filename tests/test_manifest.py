@@ -9,7 +9,7 @@ import yaml
 
 from app.config import Config, ConfigError
 from app.web.factory import create_app
-from bench.processes import PROJECT
+from tests.processes import PROJECT
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from app.config import settings
-from bench.processes import PROJECT
+from tests.processes import PROJECT
 
 README = (PROJECT / "README.md").read_text()
 DOCS = {path.name: path.read_text() for path in sorted((PROJECT / "docs").glob("*.md"))}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from packaging.markers import Marker
 
-from bench.processes import PROJECT
+from tests.processes import PROJECT
 
 LOCK = json.loads((PROJECT / "Pipfile.lock").read_text())
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Request, expect, sync_playwright
 
-from bench.processes import ServerProcess, service
+from tests.processes import ServerProcess, service
 
 pytestmark = pytest.mark.browser
 

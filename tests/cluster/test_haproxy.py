@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bench.processes import LOOPBACK, PROJECT, ServerProcess, free_port, reference_backend
+from tests.processes import LOOPBACK, PROJECT, ServerProcess, free_port, reference_backend
 
 pytestmark = pytest.mark.cluster
 

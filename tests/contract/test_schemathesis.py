@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.processes import service
+from tests.processes import service
 
 pytestmark = pytest.mark.contract
 

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from multidict import CIMultiDict
 
-from bench.processes import PROJECT, ServerProcess, reference_backend, service
+from tests.processes import PROJECT, ServerProcess, reference_backend, service
 
 FULL_TOTAL = 50000005000000
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bench.processes import ServerProcess
+from tests.processes import ServerProcess
 
 FULL_TOTAL = 50000005000000
 TWO = {"WORKERS": "2", "NUMBERS_API_DELAY": "1.0"}

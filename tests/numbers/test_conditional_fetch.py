@@ -18,7 +18,7 @@ from app.numbers.numbers_api import Reply, Validator
 from app.numbers.pacing import Pacer
 from app.numbers.totals import Totals
 from app.web.factory import create_app
-from bench.processes import ServerProcess, reference_backend
+from tests.processes import ServerProcess, reference_backend
 
 
 @pytest.fixture

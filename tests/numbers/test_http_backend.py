@@ -18,7 +18,7 @@ from quart.typing import TestClientProtocol as QuartClient
 from app.config import Config
 from app.numbers.numbers_api import HttpNumbers, numbers_source
 from app.web.factory import create_app
-from bench.processes import ServerProcess, free_port, reference_backend
+from tests.processes import ServerProcess, free_port, reference_backend
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.processes import LOOPBACK, free_port
+from tests.processes import LOOPBACK, free_port
 
 SCRAPE_SECONDS = 1
 

@@ -27,7 +27,7 @@ import attr
 import pytest
 import yaml
 
-from bench.processes import LOOPBACK, PROJECT, ServerProcess, reference_backend, service
+from tests.processes import LOOPBACK, PROJECT, ServerProcess, reference_backend, service
 from tests.prometheus.real_prometheus import SCRAPE_SECONDS, prometheus_scraping, query, value_of
 
 GRAFANA = PROJECT / "deploy" / "grafana"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.processes import LOOPBACK, PROJECT, ServerProcess, service
+from tests.processes import LOOPBACK, PROJECT, ServerProcess, service
 from tests.prometheus.real_prometheus import prometheus_scraping, query, value_of
 
 pytestmark = pytest.mark.prometheus

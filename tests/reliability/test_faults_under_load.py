@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 import trustme
 
-from bench.processes import free_port, reference_backend, service
+from tests.processes import free_port, reference_backend, service
 
 pytestmark = pytest.mark.reliability
 

@@ -15,7 +15,7 @@ import pytest
 from app.config import Config
 from app.serve import KEEP_ALIVE_SECONDS, hypercorn_config
 from app.web.problems import MAX_HEADERS
-from bench.processes import LOOPBACK, ServerProcess, service
+from tests.processes import LOOPBACK, ServerProcess, service
 
 pytestmark = pytest.mark.reliability
 

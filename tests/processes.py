@@ -1,4 +1,5 @@
-"""Start a server as a real process on a loopback port, wait until it answers, stop it."""
+"""Start a server as a real process on a loopback port, wait until it answers, stop it: for the
+tests and the benchmark."""
 
 from __future__ import annotations
 
@@ -145,11 +146,12 @@ def reference_backend(
     """The reference numbers backend, serving 0..count-1 at /numbers; `options` as on its command line.
 
     Served over HTTPS when `options` name a certificate; then ready once it takes connections.
+    Every warning is an error in it: one at start-up stops it, one in a request answers 500.
     """
-    argv = [sys.executable, "-m", "app.reference_backend", "--port", "{port}", "--count", str(count)]
+    argv = [sys.executable, "-W", "error", "-m", "tools.reference_backend", "--port", "{port}"]
     tls = "--certificate" in options
     with ServerProcess(
-        [*argv, "--delay", str(delay), *options],
+        [*argv, "--count", str(count), "--delay", str(delay), *options],
         {},
         log_dir,
         cpus=cpus,

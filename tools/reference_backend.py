@@ -1,4 +1,4 @@
-"""A reference numbers backend: `python -m app.reference_backend --port 5001`.
+"""A reference numbers backend: `make backend` serves it on 127.0.0.1:5001.
 
 It serves what total-service expects from a real backend, for trying the two together,
 for the end-to-end tests and for the benchmark:
@@ -22,7 +22,7 @@ for the end-to-end tests and for the benchmark:
 
 `--numbers-fault NAME` makes /numbers answer as /faults/NAME does (`status/500`, `garbage`,
 `slow`, ...), `--token` asks every request for that bearer token (401 without it), and
-`--certificate`/`--key` serve HTTPS.
+`--certificate`/`--key` serve HTTPS. A client that hangs up mid-answer is one line in its log.
 """
 
 from __future__ import annotations
@@ -32,11 +32,12 @@ import asyncio
 import functools
 import gzip
 import hmac
+import logging
 import ssl
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -45,6 +46,8 @@ from aiohttp.typedefs import Middleware
 PIECE_NUMBERS = 65_536
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+log = logging.getLogger(__name__)
 
 
 def _sprinkled_wide(n: int) -> str:
@@ -145,8 +148,23 @@ class ClientStats:
     not_modified: int = 0
 
 
+@dataclass
+class State:
+    """What the handlers share, set up before serving and changed in place while serving: aiohttp
+    deprecates setting an application's items once it runs."""
+
+    count: int
+    delay: float
+    # The flaky fault's requests by key, and /stats by client.
+    failures: Counter[str] = field(default_factory=Counter)
+    clients: defaultdict[str, ClientStats] = field(default_factory=lambda: defaultdict(ClientStats))
+
+
+STATE = web.AppKey("state", State)
+
+
 async def numbers(request: web.Request) -> web.StreamResponse:
-    stats: ClientStats = request.app["clients"][request.query.get("client", "")]
+    stats = request.app[STATE].clients[request.query.get("client", "")]
     stats.requests += 1
     stats.accept_encoding = request.headers.get("Accept-Encoding", "")
     stats.now += 1
@@ -161,16 +179,18 @@ async def numbers(request: web.Request) -> web.StreamResponse:
 
 
 async def stats(request: web.Request) -> web.StreamResponse:
-    return web.json_response({client: asdict(stats) for client, stats in request.app["clients"].items()})
+    clients = request.app[STATE].clients
+    return web.json_response({client: asdict(stats) for client, stats in clients.items()})
 
 
 async def numbers_answer(request: web.Request) -> web.StreamResponse:
-    count = int(request.query.get("count", request.app["count"]))
+    state = request.app[STATE]
+    count = int(request.query.get("count", state.count))
     kind = request.query.get("kind", "integers")
     if kind not in KINDS:
         return web.json_response({"error": f"no kind {kind!r}; kinds: {', '.join(KINDS)}"}, status=400)
     encoding = request.query.get("encoding", "")
-    await asyncio.sleep(float(request.query.get("delay", request.app["delay"])))
+    await asyncio.sleep(float(request.query.get("delay", state.delay)))
     # A strong ETag names this list in this coding; `etag=off` serves the list without one.
     etag = "" if request.query.get("etag") == "off" else f'"{count}-{kind}-{encoding or "identity"}"'
     if etag and request.headers.get("If-None-Match") in (etag, "*"):
@@ -183,8 +203,9 @@ async def numbers_answer(request: web.Request) -> web.StreamResponse:
 
 async def set_count(request: web.Request) -> web.StreamResponse:
     """A new list: /numbers serves `value` numbers from now on (and a new ETag)."""
-    request.app["count"] = int(request.query["value"])
-    return web.json_response({"count": request.app["count"]})
+    state = request.app[STATE]
+    state.count = int(request.query["value"])
+    return web.json_response({"count": state.count})
 
 
 async def echo(request: web.Request) -> web.StreamResponse:
@@ -213,7 +234,7 @@ def status_answer(code: int) -> web.Response:
 
 async def flaky(request: web.Request) -> web.StreamResponse:
     """The first `fail` requests with this `key` get `status` (default 503), later ones the numbers."""
-    failures: Counter[str] = request.app["failures"]
+    failures = request.app[STATE].failures
     key = request.query["key"]
     failures[key] += 1
     if failures[key] <= int(request.query["fail"]):
@@ -276,6 +297,20 @@ async def healthz(request: web.Request) -> web.StreamResponse:
     return web.json_response({"status": "ok"})
 
 
+@web.middleware
+async def hang_ups_logged(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A client that hangs up before its answer is complete is one line in the log, not a traceback."""
+    try:
+        return await handler(request)
+    except ConnectionError:
+        log.info("%s hung up during %s %s", request.remote, request.method, request.path_qs)
+        # Nothing reaches this client any more: aiohttp fails to send this stand-in answer on the
+        # closed connection, and drops the connection without logging.
+        if request.transport is not None:
+            request.transport.close()
+        return web.Response()
+
+
 def requiring_token(token: str) -> Middleware:
     """A middleware that answers 401 to requests without `Authorization: Bearer <token>`.
 
@@ -308,11 +343,8 @@ def numbers_fault(name: str) -> Handler:
 def create_backend(
     count: int, delay: float, token: str | None = None, fault: str | None = None
 ) -> web.Application:
-    backend = web.Application(middlewares=[requiring_token(token)] if token else [])
-    backend["count"] = count
-    backend["delay"] = delay
-    backend["failures"] = Counter()
-    backend["clients"] = defaultdict(ClientStats)
+    backend = web.Application(middlewares=[hang_ups_logged, *([requiring_token(token)] if token else [])])
+    backend[STATE] = State(count, delay)
     backend.router.add_get("/numbers", numbers_fault(fault) if fault else numbers)
     backend.router.add_get("/json", echo)
     backend.router.add_get("/healthz", healthz)
@@ -326,7 +358,7 @@ def create_backend(
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m app.reference_backend", description=__doc__.split("\n")[0]
+        prog="python -m tools.reference_backend", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5001)
@@ -337,6 +369,7 @@ def main() -> None:
     parser.add_argument("--certificate", help="a PEM certificate chain: serve HTTPS (with --key)")
     parser.add_argument("--key", help="the PEM private key of --certificate")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     rendered(args.count)  # before serving, so that the first request is as fast as the rest
     backend = create_backend(args.count, args.delay, args.token, args.numbers_fault)
     tls = None
