@@ -3,8 +3,10 @@
 `feed` frames a piece at once (it finds the items the piece completes) and returns an
 iterator that parses them chunk by chunk as it is iterated, so that the caller can hand the
 event loop back between chunks. Memory holds one piece and one unfinished item, never the
-whole body; whitespace between items is skipped, not kept. Complete items go, in order of
-preference, to:
+whole body; whitespace between items is skipped, not kept. However the body is cut into
+pieces, it gives the same total or the same error: an item is measured, and quoted in an
+error, as its bytes are (without the whitespace around it, each run of whitespace within it
+as one space), never as the pieces cut it. Complete items go, in order of preference, to:
 
 1. simdjson straight into an int64 array: validated JSON at about 0.7 GB/s, with no Python
    object per number (the usual case: integers that fit in int64). A piece with a few
@@ -42,7 +44,8 @@ from app.numbers.exact_sum import (
 )
 
 WHITESPACE = b" \t\n\r"
-# An unfinished item longer than this is not a number anyone means to send.
+# An item longer than this (as `_measured` counts it) is not a number anyone means to send;
+# it also bounds the unfinished item kept between pieces.
 MAX_ITEM_BYTES = 65_536
 # Items of at most this many digits have mantissas below 10**18 < 2**63: they fit int64
 # (np.fromstring would silently clamp a wider one to int64's maximum).
@@ -69,7 +72,7 @@ _NUMBER = re.compile(rb"[ \t\n\r]*(-?)(0|[1-9][0-9]*)(?:\.([0-9]+))?(?:[eE]([+-]
 _NOT_WHITESPACE = re.compile(rb"[^ \t\n\r]")
 _LITERALS = {b"true": "true", b"false": "false", b"null": "null"}
 _OPENERS = {b'"': "a string", b"{": "an object", b"[": "an array"}
-_COMMA, _DOT, _ZERO, _LOWER_E = b",.0e"
+_COMMA, _DOT, _ZERO, _LOWER_E, _SPACE = b",.0e "
 _TRAILING_DATA = "the body goes on after the end of the JSON array"
 
 # What simdjson raises for a document it cannot give us as asked: invalid JSON (ValueError,
@@ -94,8 +97,14 @@ class NumberArrayParser:
         self._simdjson = simdjson.Parser()
 
     def feed(self, piece: bytes) -> Iterator[Chunk]:
-        """The chunks of numbers that `piece` completes, parsed as the iterator is advanced."""
-        data = self._unparsed + piece if self._unparsed else piece
+        """The chunks of numbers that `piece` completes, parsed as the iterator is advanced.
+
+        What is wrong after the piece's complete items (data after the array, an unfinished
+        item already too long) is raised once they are parsed: a bad item before it is named
+        first, as it is however the body is cut.
+        """
+        kept = self._unparsed
+        data = kept + piece if kept else piece
         self._unparsed = b""
         position = 0
         if self._state is _State.BEFORE_ARRAY:
@@ -115,64 +124,63 @@ class NumberArrayParser:
                 position += 1
             else:
                 self._state = _State.ITEMS
-        items: tuple[int, int] | None = None  # where the complete items are in `data`
+        chunks: Iterator[Chunk] = iter(())
+        error: BackendDataError | None = None
         if self._state is _State.ITEMS:
             end = data.find(b"]", position)
             if end != -1:
                 # "]" cannot be part of a number: everything before it is the last items.
-                items = position, end
+                chunks = self._complete(data, position, end)
                 self._state = _State.AFTER_ARRAY
                 position = end + 1
             else:
                 last_comma = data.rfind(b",", position)
                 if last_comma != -1:
-                    items = position, last_comma
-                    position = last_comma + 1
-                self._keep_unfinished(data[position:])
-        trailing = self._state is _State.AFTER_ARRAY and bool(data[position:].strip(WHITESPACE))
-        if items is None:
-            if trailing:
-                raise BackendDataError(_TRAILING_DATA)
-            return iter(())
-        start, stop = items
-        if not _has_fraction_or_exponent(data, start, stop):
-            # The usual case, parsed at once: simdjson counts the items as it goes. A view, not
-            # a slice: the items are copied once, into simdjson's document.
-            values = self._as_int64(memoryview(data)[start:stop])
-            if values is not None:
-                self._index += len(values)
-                if trailing:
-                    raise BackendDataError(_TRAILING_DATA)
-                return iter((values,))
-        first, count = self._index, data.count(b",", start, stop) + 1
-        self._index += count
-        return self._chunks(data[start:stop], first, count, trailing)
+                    chunks = self._complete(data, position, last_comma)
+                    position, kept = last_comma + 1, b""
+                # The unfinished item is what was kept of it (`data` starts with that), then the
+                # rest of `data`. Kept once the complete items are counted: self._index is its own.
+                error = self._keep_unfinished(kept, data[position + len(kept) :])
+        if self._state is _State.AFTER_ARRAY and data[position:].strip(WHITESPACE):
+            error = BackendDataError(_TRAILING_DATA)
+        return chunks if error is None else _raising_after(chunks, error)
 
     def close(self) -> None:
         """Check that the body ended with the array complete."""
         if self._state is not _State.AFTER_ARRAY:
             raise BackendDataError("the body ends before the JSON array does")
 
-    def _keep_unfinished(self, rest: bytes) -> None:
-        # Whitespace around the unfinished item is dropped, so that a long run of it takes no
-        # memory; one space after the item keeps "1 2" malformed.
-        rest = rest.lstrip(WHITESPACE)
-        item = rest.rstrip(WHITESPACE)
-        self._unparsed = item + b" " if len(item) < len(rest) else item
-        if len(self._unparsed) > MAX_ITEM_BYTES:
-            raise BackendDataError(f"item {self._index} is longer than {MAX_ITEM_BYTES} bytes")
+    def _complete(self, data: bytes, start: int, stop: int) -> Iterator[Chunk]:
+        """The numbers of the complete items in `data[start:stop]`, counted at once, parsed lazily."""
+        mixed = _has_fraction_or_exponent(data, start, stop)
+        if not mixed:
+            # The usual case, parsed at once: simdjson counts the items as it goes. A view, not
+            # a slice: the items are copied once, into simdjson's document.
+            values = self._as_int64(memoryview(data)[start:stop])
+            if values is not None:
+                self._index += len(values)
+                return iter((values,))
+        first, count = self._index, data.count(b",", start, stop) + 1
+        self._index += count
+        if mixed:
+            return self._mixed(data[start:stop], first)
+        return self._bisect(data[start:stop], first, count)  # integers, not all int64
 
-    def _chunks(self, text: bytes, first: int, count: int, trailing: bool) -> Iterator[Chunk]:
-        """The numbers of `text`: `count` complete comma-separated items, the first at index `first`.
+    def _keep_unfinished(self, kept: bytes, fresh: bytes) -> BackendDataError | None:
+        """Keep the item that the piece leaves unfinished, `kept` from earlier pieces and `fresh`
+        from this one, for the next piece; the error if it is already too long.
 
-        `trailing`: the body goes on after the array; said after any bad item before it.
+        It is kept as `_measured` reads it, so that memory holds no run of whitespace and the
+        item reads the same however the body is cut; one space after it keeps "1 2" malformed.
         """
-        if _has_fraction_or_exponent(text):
-            yield from self._mixed(text, first)
-        else:  # integers that `feed` found are not all int64
-            yield from self._bisect(text, first, count)
-        if trailing:
-            raise BackendDataError(_TRAILING_DATA)
+        if not kept:
+            fresh = fresh.lstrip(WHITESPACE)
+        # `kept` is collapsed already: only its last byte can join a run that `fresh` begins.
+        item = kept[:-1] + _collapsed(kept[-1:] + fresh)
+        if len(item) - item.endswith(b" ") > MAX_ITEM_BYTES:
+            return BackendDataError(_too_long(self._index))
+        self._unparsed = item
+        return None
 
     def _integers(self, text: bytes, first: int, count: int) -> Iterator[Chunk]:
         """Items written as integers: int64 arrays where they fit, Python ints where they do not."""
@@ -327,6 +335,11 @@ def _slices(text: bytes, first: int) -> Iterator[tuple[bytes, int]]:
         start = cut + 1
 
 
+def _raising_after(chunks: Iterator[Chunk], error: BackendDataError) -> Iterator[Chunk]:
+    yield from chunks
+    raise error
+
+
 def _skip_whitespace(data: bytes, position: int) -> int:
     match = _NOT_WHITESPACE.search(data, position)
     return match.start() if match else len(data)
@@ -334,14 +347,16 @@ def _skip_whitespace(data: bytes, position: int) -> int:
 
 def _parse_exactly(text: bytes, first_index: int) -> Iterator[PartialSum]:
     """Every item of `text` as an exact number, in batches; BackendDataError names the first bad one."""
-    if _INTEGERS.fullmatch(text):  # wide integers only: Python ints, converted at C speed
-        values = sorted(wide_integers.from_texts(text.split(b",")), key=int.bit_length)
+    items = text.split(b",")
+    # Wide integers only, none too long: Python ints, converted at C speed.
+    if _INTEGERS.fullmatch(text) and (len(text) <= MAX_ITEM_BYTES or max(map(len, items)) <= MAX_ITEM_BYTES):
+        values = sorted(wide_integers.from_texts(items), key=int.bit_length)
         # Narrowest first: adding to an int costs the width of the wider one, and the few
         # wide items come with many narrow ones (the pieces around them are 2 KiB and up).
         yield PartialSum(integers=sum(values), count=len(values))
         return
     batch = PartialSum()
-    for index, item in enumerate(text.split(b","), start=first_index):
+    for index, item in enumerate(items, start=first_index):
         _add_exactly(item, index, batch)
         if batch.count == EXACT_BATCH:
             yield batch
@@ -351,6 +366,8 @@ def _parse_exactly(text: bytes, first_index: int) -> Iterator[PartialSum]:
 
 
 def _add_exactly(item: bytes, index: int, into: PartialSum) -> None:
+    if len(item) > MAX_ITEM_BYTES and len(_measured(item)) > MAX_ITEM_BYTES:
+        raise BackendDataError(_too_long(index))
     match = _NUMBER.fullmatch(item)
     if match is None:
         raise BackendDataError(_describe_bad_item(item, index))
@@ -370,10 +387,39 @@ def _add_exactly(item: bytes, index: int, into: PartialSum) -> None:
 
 
 def _describe_bad_item(item: bytes, index: int) -> str:
-    stripped = item.strip(WHITESPACE)
+    stripped = _measured(item)
     if not stripped:
         return f"item {index} is missing: malformed JSON"
     kind = _LITERALS.get(stripped) or _OPENERS.get(stripped[:1])
     if kind is not None:
         return f"item {index} is {kind}, not a number"
     return f"item {index} is not a valid JSON number: {stripped[:40].decode('ascii', 'replace')!r}"
+
+
+def _too_long(index: int) -> str:
+    return f"item {index} is longer than {MAX_ITEM_BYTES} bytes"
+
+
+def _measured(item: bytes) -> bytes:
+    """The item as its length is measured and as an error quotes it, however the body was cut."""
+    return _collapsed(item.strip(WHITESPACE))
+
+
+def _collapsed(text: bytes) -> bytes:
+    """`text` with each run of whitespace as one space.
+
+    In numpy: a regex's cost per byte grows with the number of runs it replaces.
+    """
+    # Nothing to collapse, found by searching bytes (memchr) before pairs (a slower search).
+    if not any(space in text for space in b"\t\n\r") and (_SPACE not in text or b"  " not in text):
+        return text
+    data = np.frombuffer(text, np.uint8)
+    is_space = data == _SPACE
+    for space in b"\t\n\r":
+        is_space |= data == space
+    spaced = np.where(is_space, np.uint8(_SPACE), data)
+    # A whitespace byte stays, as a space, only where the byte before it is not whitespace.
+    keep = np.empty(len(data), np.bool_)
+    keep[0] = True
+    np.logical_not(is_space[1:] & is_space[:-1], out=keep[1:])
+    return spaced[keep].tobytes()

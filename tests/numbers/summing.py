@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from app.numbers.exact_sum import ExactSum, Number
+from app.numbers.errors import BackendDataError
+from app.numbers.exact_sum import ExactSum, FloatRangeError, Number
 from app.numbers.json_array import NumberArrayParser
 
 
@@ -17,3 +18,20 @@ def total_of(pieces: Iterable[bytes]) -> Number:
             total.add(chunk)
     parser.close()
     return total.result()
+
+
+# A body's total with its type, or the message that refuses the body.
+Outcome = tuple[type[Number], Number] | str
+
+
+def outcome_of(pieces: Iterable[bytes]) -> Outcome:
+    """The total of a body fed in `pieces`, with its type; or the message that refuses the body."""
+    try:
+        total = total_of(pieces)
+    except (BackendDataError, FloatRangeError) as error:
+        return str(error)
+    return type(total), total
+
+
+def one_byte_pieces(body: bytes) -> list[bytes]:
+    return [body[start : start + 1] for start in range(len(body))]

@@ -10,15 +10,20 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.numbers.errors import BackendDataError
 from app.numbers.exact_sum import ExactSum, FloatRangeError, Number, PartialSum
 from app.numbers.json_array import BISECT_BYTES, BULK_BYTES, EXACT_BATCH, MAX_ITEM_BYTES, NumberArrayParser
-from tests.numbers.summing import total_of
+from tests.numbers.summing import Outcome, one_byte_pieces, outcome_of, total_of
 
 WHITESPACE = st.text(" \t\n\r", max_size=3)
+# Bodies up to this long are fed one byte a piece too: a piece costs a call of the parser
+# (up to 0.1 ms for a decimal), and hypothesis's deadline is off where they are.
+SHORT_BODY = 256
+# At most this many one-byte pieces in a row elsewhere.
+ONE_BYTE_RUN = 600
 INTEGERS = st.one_of(
     st.integers(min_value=-(2**63), max_value=2**64),
     st.integers(min_value=-(10**45), max_value=10**45),
@@ -60,30 +65,36 @@ def documents(draw: st.DrawFn, texts: list[str]) -> str:
 
 @st.composite
 def cuts(draw: st.DrawFn, body: bytes) -> list[bytes]:
-    """`body` cut at random places, pieces of one byte included."""
-    points = sorted(draw(st.lists(st.integers(min_value=0, max_value=len(body)), max_size=12)))
+    """`body` cut at random places (empty pieces included), with a run of one-byte pieces or not."""
+    points = draw(st.lists(st.integers(min_value=0, max_value=len(body)), max_size=12))
     if draw(st.booleans()):
-        points += range(0, len(body), max(1, len(body) // 20))  # many one-byte-ish pieces
-        points.sort()
-    bounds = [0, *points, len(body)]
+        start = draw(st.integers(min_value=0, max_value=len(body)))
+        points += range(start, min(len(body), start + ONE_BYTE_RUN))
+    bounds = [0, *sorted(points), len(body)]
     return [body[a:b] for a, b in itertools.pairwise(bounds)]
 
 
+def assert_same_however_cut(data: st.DataObject, body: bytes) -> Outcome:
+    """What `body` gives whole, checked to be what it gives cut anywhere (one byte a piece if short)."""
+    whole = outcome_of([body])
+    assert outcome_of(data.draw(cuts(body))) == whole
+    if len(body) <= SHORT_BODY:
+        assert outcome_of(one_byte_pieces(body)) == whole
+    return whole
+
+
+@settings(deadline=None)
 @given(st.data())
 def test_any_cut_sums_exactly(data: st.DataObject) -> None:
-    """Any array, cut anywhere, sums to the exact reference."""
+    """Any array sums to the exact reference, whole and however it is cut."""
     texts = data.draw(NUMBER_TEXTS)
-    body = data.draw(documents(texts)).encode()
-    pieces = data.draw(cuts(body))
+    whole = assert_same_however_cut(data, data.draw(documents(texts)).encode())
     try:
         expected = reference_total(texts)
     except OverflowError:  # the exact sum is beyond the float range
-        with pytest.raises(FloatRangeError):
-            total_of(pieces)
+        assert whole == "the sum is beyond the range of a float"
         return
-    result = total_of(pieces)
-    assert result == expected
-    assert type(result) is type(expected)
+    assert whole == (type(expected), expected)
 
 
 BAD_ITEMS = st.sampled_from(
@@ -92,24 +103,111 @@ BAD_ITEMS = st.sampled_from(
 MALFORMED_NUMBERS = st.sampled_from(["01", "-01", "1.", ".5", "+1", "--1", "1e", "1e+", "0x10", "1 2", "-"])
 
 
+# Runs of whitespace: short ones of every kind, long ones of spaces.
+WHITESPACE_RUNS = st.one_of(
+    st.text(" \t\n\r", min_size=1, max_size=4), st.integers(2, 100_000).map(lambda n: " " * n)
+)
+
+
+def _split_by(text: str, at: int, whitespace: str) -> str:
+    at = 1 + at % (len(text) - 1)
+    return text[:at] + whitespace + text[at:]
+
+
+def _around_the_limit(left: int, whitespace: str, over: int) -> str:
+    """Digits with whitespace inside, `over` bytes longer than MAX_ITEM_BYTES as a run counts one."""
+    return "9" * left + whitespace + "9" * (MAX_ITEM_BYTES - 1 - left + over)
+
+
+BAD_OR_LONG_ITEMS = st.one_of(
+    BAD_ITEMS,
+    MALFORMED_NUMBERS,
+    # Whitespace inside a number.
+    st.builds(
+        _split_by,
+        st.one_of(INTEGERS, DECIMALS).filter(lambda text: len(text) > 1),
+        st.integers(0, 100),
+        WHITESPACE_RUNS,
+    ),
+    # Too long, or just not: digits, a string, digits with whitespace inside.
+    st.builds(lambda over: "9" * (MAX_ITEM_BYTES + over), st.integers(1, 3)),
+    st.builds(lambda over: '"' + "a" * (MAX_ITEM_BYTES + over) + '"', st.integers(-2, 1)),
+    st.builds(_around_the_limit, st.integers(1, MAX_ITEM_BYTES - 2), WHITESPACE_RUNS, st.integers(0, 1)),
+)
+
+
+@settings(deadline=None)
 @given(st.data())
-def test_non_number_item_rejected(data: st.DataObject) -> None:
-    """A non-number item is rejected, naming its index."""
-    texts = data.draw(st.lists(INTEGERS, max_size=10))
+def test_bad_body_same_error_however_cut(data: st.DataObject) -> None:
+    """A body with a bad or too long item gives the same error however it is cut, naming the item."""
+    texts = data.draw(st.lists(st.one_of(INTEGERS, DECIMALS), max_size=8))
     index = data.draw(st.integers(min_value=0, max_value=len(texts)))
-    bad = data.draw(st.one_of(BAD_ITEMS, MALFORMED_NUMBERS))
-    texts.insert(index, bad)
-    body = data.draw(documents(texts)).encode()
-    with pytest.raises(BackendDataError, match=f"item {index} "):
-        total_of(data.draw(cuts(body)))
+    texts.insert(index, data.draw(BAD_OR_LONG_ITEMS))
+    # Data after the array is said after the bad item before it.
+    after = data.draw(st.sampled_from(["", " x", "]", ",1", "[2]"]))
+    whole = assert_same_however_cut(data, (data.draw(documents(texts)) + after).encode())
+    assert isinstance(whole, str)
+    assert whole.startswith(f"item {index} ")
 
 
+@settings(deadline=None)
 @given(st.data())
-def test_a_truncated_array_is_rejected(data: st.DataObject) -> None:
+def test_a_broken_array_gives_the_same_error_however_cut(data: st.DataObject) -> None:
+    """A truncated array, or one with data after it, is refused the same however it is cut."""
     body = data.draw(documents(data.draw(NUMBER_TEXTS))).encode()
-    end = data.draw(st.integers(min_value=0, max_value=body.rindex(b"]")))
-    with pytest.raises(BackendDataError):
-        total_of(data.draw(cuts(body[:end])))
+    if data.draw(st.booleans()):
+        body = body[: data.draw(st.integers(min_value=0, max_value=body.rindex(b"]")))]
+        expected = "the body ends before the JSON array does"
+    else:
+        body += data.draw(st.sampled_from([b"x", b" ]", b",", b"[]", b" 1", b'\n"a"']))
+        expected = "the body goes on after the end of the JSON array"
+    assert assert_same_however_cut(data, body) == expected
+
+
+def pieces_of(body: bytes, size: int | None) -> list[bytes]:
+    """`body` in pieces of `size` bytes; whole if None."""
+    if size is None:
+        return [body]
+    return [body[start : start + size] for start in range(0, len(body), size)]
+
+
+# 262,144 bytes, as the service reads: a piece holds complete items and the start of the long one.
+@pytest.mark.parametrize("size", [None, 1024, 262_144])
+@pytest.mark.parametrize("length", [MAX_ITEM_BYTES + 1, 1_000_000])
+@pytest.mark.parametrize("index", [0, 5, 100_000])
+def test_too_long_item_named_at_its_index(index: int, length: int, size: int | None) -> None:
+    body = b"[" + b"1, " * index + b"7" * length + b", 2]"
+    assert outcome_of(pieces_of(body, size)) == f"item {index} is longer than {MAX_ITEM_BYTES} bytes"
+
+
+def test_too_long_item_whole_and_in_one_byte_pieces() -> None:
+    body = b"[1, " + b"9" * (MAX_ITEM_BYTES + 1) + b", 2]"
+    message = f"item 1 is longer than {MAX_ITEM_BYTES} bytes"
+    assert outcome_of([body]) == outcome_of(one_byte_pieces(body)) == message
+
+
+@pytest.mark.parametrize("size", [None, 1000, 4096])
+def test_item_length_leaves_out_whitespace_around(size: int | None) -> None:
+    """An item of MAX_ITEM_BYTES is accepted with any whitespace around it; one byte more is not."""
+    longest = b"-" + b"9" * (MAX_ITEM_BYTES - 1)
+    around = b" \t\n\r" * 30_000
+    body = b"[1," + around + longest + around + b"]"
+    assert outcome_of(pieces_of(body, size)) == (int, 2 - 10 ** (MAX_ITEM_BYTES - 1))
+    body = b"[1," + around + longest + b"9" + around + b"]"
+    assert outcome_of(pieces_of(body, size)) == f"item 1 is longer than {MAX_ITEM_BYTES} bytes"
+
+
+@pytest.mark.parametrize("size", [None, 1000, 7])
+def test_whitespace_inside_an_item_quoted_as_one_space(size: int | None) -> None:
+    body = b"[1, 2" + b" \t" * 50_000 + b"3, 4]"
+    assert outcome_of(pieces_of(body, size)) == "item 1 is not a valid JSON number: '2 3'"
+
+
+@pytest.mark.parametrize("size", [None, 1000])
+def test_bad_item_named_before_a_too_long_one(size: int | None) -> None:
+    """A too long item left unfinished by a piece is said after the piece's own bad items."""
+    body = b"[1, x, " + b"9" * (MAX_ITEM_BYTES + 1)
+    assert outcome_of([*pieces_of(body, size), b"]"]) == "item 1 is not a valid JSON number: 'x'"
 
 
 @pytest.mark.parametrize(
@@ -209,7 +307,7 @@ def test_endless_item_is_rejected() -> None:
     list(parser.feed(b"[1, "))
     list(parser.feed(b"9" * MAX_ITEM_BYTES))
     with pytest.raises(BackendDataError, match="item 1 is longer than"):
-        parser.feed(b"9")
+        list(parser.feed(b"9"))
 
 
 def test_long_whitespace_is_skipped() -> None:
