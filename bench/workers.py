@@ -4,7 +4,7 @@ in interleaved rounds.
 The server may use every core here and wrk shares one of them with it. Target: WORKERS=2's
 slowest round at least 1.5x WORKERS=1's median requests per second, on both routes with two
 cores. The slowest round, not the median: a user gets whichever spread of connections over
-the workers the kernel makes, and a median hides the rounds where one worker got them all.
+the workers the kernel makes, and a median hides the rounds where they split unevenly.
 """
 
 from __future__ import annotations
