@@ -111,7 +111,7 @@ fuzz: $(VENV)/.synced ## the parser under atheris for FUZZ_SECONDS
 	done
 
 # Mutation testing of the core modules (minutes; not part of `make test`).
-mutation: $(VENV)/.synced ## mutation testing of the core modules (~20 min)
+mutation: $(VENV)/.synced ## mutation testing of the core modules (its time: docs/reliability.md)
 	rm -rf mutants
 	$(VENV)/bin/mutmut run --max-children 2 || true
 	$(VENV)/bin/mutmut results
