@@ -70,6 +70,14 @@ CLAIMS: dict[str, list[tuple[str, str]]] = {
         ),
         ("tests/numbers/test_json_array.py::test_any_cut_sums_exactly", "any array, cut anywhere: exact"),
         (
+            "tests/numbers/test_json_array.py::test_too_long_item_named_at_its_index",
+            "an item over 64 KiB refused at its index, whole or cut",
+        ),
+        (
+            "tests/numbers/test_json_array.py::test_item_length_leaves_out_whitespace_around",
+            "64 KiB not counting the whitespace around it",
+        ),
+        (
             "tests/numbers/test_json_array.py::test_beyond_digit_limit_is_exact",
             "items of the longest length, exact",
         ),
@@ -181,6 +189,10 @@ CLAIMS: dict[str, list[tuple[str, str]]] = {
         (
             "tests/numbers/test_http_backend.py::test_bad_data_is_502",
             "the bad item's index, a sum beyond a float",
+        ),
+        (
+            "tests/numbers/test_json_array.py::test_bad_body_same_error_however_cut",
+            "the same error, the same index, wherever the body is cut",
         ),
         (
             "tests/numbers/test_json_array.py::test_out_of_range_is_bad_data",
