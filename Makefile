@@ -26,9 +26,6 @@ PY := $(VENV)/bin/python
 # (.ci/container-check and Travis build $(DEV) by its name.)
 RUNTIME := $(VENV)/.synced-runtime
 DEV := $(VENV)/.synced
-# pip would byte-compile every module of every package; Python compiles the ones imported,
-# once, on first import.
-SYNC_FLAGS := --extra-pip-args=--no-compile
 # How many packages a section of Pipfile.lock lists ("default" or "develop"), for the messages.
 locked = $(shell $(PYTHON) -c 'import json; print(len(json.load(open("Pipfile.lock"))["$(1)"]))')
 # The benchmark's load generator, from Debian's packages (root here; sudo elsewhere).
@@ -147,12 +144,12 @@ compose-test: $(DEV) ## compose.yaml up with podman-compose (Debian: podman; roo
 setup-check: ## make test and make run from a fresh clone in a virtualenv
 	bash .ci/setup-check
 
-# The machine's pip installs pipenv: a pip of its own in .tools/ would cost seconds and be
-# used for nothing else.
+# The machine's pip installs pipenv: a pip of .tools/'s own would cost seconds of the first
+# run and serve nothing (pipenv installs with the pip it carries).
 $(PIPENV):
 	@echo "First run: installing pipenv $(PIPENV_VERSION) into $(TOOLS)/"
 	$(PYTHON) -m venv --without-pip $(TOOLS)
-	$(PYTHON) -m pip --python $(TOOLS)/bin/python install --quiet --no-compile pipenv==$(PIPENV_VERSION)
+	$(PYTHON) -m pip --python $(TOOLS)/bin/python install --quiet pipenv==$(PIPENV_VERSION)
 
 $(WRK):
 	$(SUDO) apt-get update -qq
@@ -172,13 +169,13 @@ $(PROMETHEUS):
 
 $(RUNTIME): Pipfile.lock | $(PIPENV)
 	@echo "Installing the $(call locked,default) runtime packages of Pipfile.lock into $(VENV)/"
-	$(PIPENV) sync $(SYNC_FLAGS)
+	$(PIPENV) sync
 	touch $@
 
 # The development sync installs the runtime packages too: both stamps are then current.
 $(DEV): Pipfile.lock | $(PIPENV)
 	@echo "Installing the $(call locked,default) runtime and $(call locked,develop) development packages of Pipfile.lock (the checks' tools) into $(VENV)/"
-	$(PIPENV) sync --dev $(SYNC_FLAGS)
+	$(PIPENV) sync --dev
 	touch $(RUNTIME) $@
 
 clean: ## remove .tools, .venv and the fuzzer's and mutmut's files
