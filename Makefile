@@ -141,15 +141,19 @@ compose-test: $(DEV) ## compose.yaml up with podman-compose (Debian: podman; roo
 	bash .ci/compose-check
 
 # The two set-up commands from a fresh clone, with a virtualenv active (as on Travis).
-setup-check: ## make test and make run from a fresh clone in a virtualenv
+setup-check: ## make run, then make test, from a fresh clone in a virtualenv: what each installs
 	bash .ci/setup-check
 
-# The machine's pip installs pipenv: a pip of .tools/'s own would cost seconds of the first
-# run and serve nothing (pipenv installs with the pip it carries).
+# The machine's pip installs pipenv, and pipenv installs with the pip it carries: neither
+# virtualenv needs a pip of its own, which would cost seconds of the first run. pipenv's
+# modules are compiled as it imports them, not all of them at install.
 $(PIPENV):
 	@echo "First run: installing pipenv $(PIPENV_VERSION) into $(TOOLS)/"
 	$(PYTHON) -m venv --without-pip $(TOOLS)
-	$(PYTHON) -m pip --python $(TOOLS)/bin/python install --quiet pipenv==$(PIPENV_VERSION)
+	$(PYTHON) -m pip --python $(TOOLS)/bin/python install --quiet --no-compile pipenv==$(PIPENV_VERSION)
+
+$(PY):
+	$(PYTHON) -m venv --without-pip $(VENV)
 
 $(WRK):
 	$(SUDO) apt-get update -qq
@@ -167,13 +171,13 @@ $(PROMETHEUS):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus
 
-$(RUNTIME): Pipfile.lock | $(PIPENV)
+$(RUNTIME): Pipfile.lock | $(PIPENV) $(PY)
 	@echo "Installing the $(call locked,default) runtime packages of Pipfile.lock into $(VENV)/"
 	$(PIPENV) sync
 	touch $@
 
 # The development sync installs the runtime packages too: both stamps are then current.
-$(DEV): Pipfile.lock | $(PIPENV)
+$(DEV): Pipfile.lock | $(PIPENV) $(PY)
 	@echo "Installing the $(call locked,default) runtime and $(call locked,develop) development packages of Pipfile.lock (the checks' tools) into $(VENV)/"
 	$(PIPENV) sync --dev
 	touch $(RUNTIME) $@
