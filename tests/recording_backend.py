@@ -1,0 +1,68 @@
+"""A numbers backend that records the `traceparent` of every request it gets: in the tests'
+event loop (`recording_backend`), or as a process (`python -m tests.recording_backend --port N`).
+
+`GET /numbers` answers `[1,2,3]` with an ETag (304 to an If-None-Match naming it), or, with
+`?status=N`, an empty answer of that status; `GET /seen` lists the `traceparent` of every
+/numbers request so far (null where there was none).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiohttp import web
+
+from bench.processes import LOOPBACK
+
+NUMBERS = b"[1,2,3]"
+TOTAL = 6
+ETAG = '"v1"'
+SEEN = web.AppKey("seen", list[str | None])
+
+
+async def _numbers(request: web.Request) -> web.Response:
+    request.app[SEEN].append(request.headers.get("traceparent"))
+    if "status" in request.query:
+        return web.Response(status=int(request.query["status"]))
+    if request.headers.get("If-None-Match") == ETAG:
+        return web.Response(status=304, headers={"ETag": ETAG})
+    return web.Response(body=NUMBERS, content_type="application/json", headers={"ETag": ETAG})
+
+
+async def _seen(request: web.Request) -> web.Response:
+    return web.json_response(request.app[SEEN])
+
+
+def make_app() -> web.Application:
+    app = web.Application()
+    app[SEEN] = []
+    app.router.add_get("/numbers", _numbers)
+    app.router.add_get("/seen", _seen)
+    return app
+
+
+@asynccontextmanager
+async def recording_backend() -> AsyncIterator[tuple[str, list[str | None]]]:
+    """The backend on a loopback port in this event loop: its /numbers URL and what it has seen."""
+    app = make_app()
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, LOOPBACK, 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://{LOOPBACK}:{port}/numbers", app[SEEN]
+    finally:
+        await runner.cleanup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.recording_backend")
+    parser.add_argument("--port", type=int, required=True)
+    web.run_app(make_app(), host=LOOPBACK, port=parser.parse_args().port, print=None)
+
+
+if __name__ == "__main__":
+    main()
