@@ -2,13 +2,14 @@
 event loop (`recording_backend`), or as a process (`python -m tests.recording_backend --port N`).
 
 `GET /numbers` answers `[1,2,3]` with an ETag (304 to an If-None-Match naming it), or, with
-`?status=N`, an empty answer of that status; `GET /seen` lists the `traceparent` of every
-/numbers request so far (null where there was none).
+`?status=N`, an empty answer of that status; with `?delay=S`, after S seconds. `GET /seen`
+lists the `traceparent` of every /numbers request so far (null where there was none).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,6 +25,7 @@ SEEN = web.AppKey("seen", list[str | None])
 
 async def _numbers(request: web.Request) -> web.Response:
     request.app[SEEN].append(request.headers.get("traceparent"))
+    await asyncio.sleep(float(request.query.get("delay", 0)))
     if "status" in request.query:
         return web.Response(status=int(request.query["status"]))
     if request.headers.get("If-None-Match") == ETAG:
