@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable
@@ -199,9 +200,15 @@ class Tracing:
     """The tracer provider of one app, its fetch observer, and what they hang on the app."""
 
     def __init__(self, config: Config) -> None:
-        # The SDK adds a service.instance.id of its own to each process's; the pid tells the
-        # workers of one instance apart as its logs and `ps` name them.
-        resource = Resource.create({"service.name": config.otel_service_name, "process.pid": os.getpid()})
+        # The SDK adds a service.instance.id of its own to each process's; the host (a pod's
+        # name in Kubernetes) and the pid tell instances and their workers apart as people do.
+        resource = Resource.create(
+            {
+                "service.name": config.otel_service_name,
+                "host.name": socket.gethostname(),
+                "process.pid": os.getpid(),
+            }
+        )
         # No exit hook of the SDK's: its flush waits up to 30 s; the serving hook bounds it.
         self.provider = TracerProvider(sampler=sampler(config), resource=resource, shutdown_on_exit=False)
         self.provider.add_span_processor(batch_processor(exporter(config)))

@@ -178,7 +178,9 @@ def test_traces_reach_a_real_collector(
     }
     assert {pid for pid, _ in resources} == worker_pids
     assert len(resources) == workers
-    assert {span.resource["service.name"] for span in spans} == {"total-service"}
+    assert {(span.resource["service.name"], span.resource["host.name"]) for span in spans} == {
+        ("total-service", socket.gethostname())
+    }
     # The access log's records carry their requests' trace ids; /healthz's none.
     records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     access = [record for record in records if record.get("logger") == "hypercorn.access"]
