@@ -1,12 +1,8 @@
-"""A real OTLP receiver: the rotel collector (a binary in its PyPI wheel), listening for OTLP/HTTP
-on a loopback port and writing every span it receives to its debug log, which `spans` reads.
-
-Its exporter is the black hole: what it received is read from that log, not sent on.
-"""
+"""A real OTLP receiver: the rotel collector (bench.collector) writing every span it receives to
+its debug log, which `spans` reads; its exporter is the black hole, nothing is sent on."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import time
 from collections.abc import Iterator
@@ -14,7 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.processes import LOOPBACK, ServerProcess, free_port
+from bench.collector import rotel
+from bench.processes import ServerProcess
 
 
 @dataclass
@@ -30,14 +27,6 @@ class ReceivedSpan:
     attributes: dict[str, str] = field(default_factory=dict)
     # Each link's trace id and span id.
     links: list[tuple[str, str]] = field(default_factory=list)
-
-
-def rotel_agent() -> Path:
-    """The collector's binary, as the rotel package installs it."""
-    spec = importlib.util.find_spec("rotel")
-    assert spec is not None, "rotel is a dev dependency: pipenv sync --dev"
-    assert spec.submodule_search_locations is not None
-    return Path(spec.submodule_search_locations[0]) / "rotel-agent"
 
 
 # The span's own lines in the log, and the fields they fill.
@@ -96,9 +85,9 @@ def parse(log: str) -> list[ReceivedSpan]:
 class Receiver:
     """The collector, running; `url` is the base OTEL_EXPORTER_OTLP_ENDPOINT to give the service."""
 
-    def __init__(self, process: ServerProcess, http_port: int) -> None:
+    def __init__(self, process: ServerProcess) -> None:
         self.process = process
-        self.url = f"http://{LOOPBACK}:{http_port}"
+        self.url = process.url
 
     def spans(self) -> list[ReceivedSpan]:
         return parse(self.process.stdout())
@@ -113,23 +102,6 @@ class Receiver:
 
 @contextmanager
 def receiver(log_dir: Path) -> Iterator[Receiver]:
-    """rotel on two loopback ports (OTLP/HTTP and gRPC), until the block ends."""
-    http_port, grpc_port = free_port(), free_port()
-    argv = [
-        str(rotel_agent()),
-        "start",
-        "--otlp-http-endpoint",
-        f"{LOOPBACK}:{http_port}",
-        "--otlp-grpc-endpoint",
-        f"{LOOPBACK}:{grpc_port}",
-        "--pid-file",
-        str(log_dir / "rotel.pid"),
-        "--exporter",
-        "blackhole",
-        "--debug-log",
-        "traces",
-        "--debug-log-verbosity",
-        "detailed",
-    ]
-    with ServerProcess(argv, {}, log_dir, ready_path=None, port=http_port) as process:
-        yield Receiver(process, http_port)
+    """rotel writing every span it receives to its output, until the block ends."""
+    with rotel(log_dir, ["--debug-log", "traces", "--debug-log-verbosity", "detailed"]) as process:
+        yield Receiver(process)

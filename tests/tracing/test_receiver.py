@@ -37,6 +37,7 @@ MAX_ROUNDS = 5
 GRACEFUL_TIMEOUT = 4.0
 # The batch processor's schedule: longer than the check, so spans leave only when flushed.
 HELD = {"OTEL_BSP_SCHEDULE_DELAY": "60000"}
+SECRET = "s3cret-key"
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,7 @@ def silent_collector() -> Iterator[str]:
 
 def test_silent_collector_delays_no_request(silent_collector: str, tmp_path: Path) -> None:
     """Spans past the bounded queue are dropped and counted; requests are answered at once; the
-    flush at SIGTERM gives up in time."""
+    flush at SIGTERM gives up in time; the collector's key is never logged."""
     env = {
         "OTEL_EXPORTER_OTLP_ENDPOINT": silent_collector,
         # A small queue and batch, sent at once: the exporter is stuck within the first requests.
@@ -209,6 +210,7 @@ def test_silent_collector_delays_no_request(silent_collector: str, tmp_path: Pat
         "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "2",
         "OTEL_BSP_SCHEDULE_DELAY": "10",
         "OTEL_EXPORTER_OTLP_TIMEOUT": "30",
+        "OTEL_EXPORTER_OTLP_HEADERS": f"api-key={SECRET}",
         "NUMBERS_API_COUNT": "1000",
         "NUMBERS_API_DELAY": "0",
         "GRACEFUL_TIMEOUT": str(GRACEFUL_TIMEOUT),
@@ -222,7 +224,9 @@ def test_silent_collector_delays_no_request(silent_collector: str, tmp_path: Pat
             assert (status, body) == (200, b'{"total":499500}\n')
         dropped = server.scraped("traces_dropped_spans_total", reason="queue_full")
         code, seconds = stop_and_time(server)
+        logs = server.stdout() + server.stderr()
     # Each export waits 30 s for the collector: a request that waited on it would show it.
     assert slowest < 5
     assert dropped > 0
+    assert SECRET not in logs
     assert (code, seconds < GRACEFUL_TIMEOUT) == (0, True)

@@ -5,6 +5,7 @@ request its child with `traceparent` sent, and no span for probes."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import subprocess
@@ -15,7 +16,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from aiohttp import web
 from opentelemetry import trace
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -30,8 +33,8 @@ from app.config import Config
 from app.web import traces
 from app.web.factory import create_app
 from app.web.request_context import FETCH_HEADER
-from bench.processes import PROJECT
-from tests.recording_backend import TOTAL, recording_backend
+from bench.processes import LOOPBACK, PROJECT
+from tests.recording_backend import TOTAL, Recording, recording_backend
 
 # Tracing on, towards a collector that is never reached: the in-memory exporter takes its place.
 ENDPOINT = "http://127.0.0.1:9"
@@ -58,14 +61,14 @@ async def traced(config: Config) -> AsyncIterator[tuple[Quart, QuartClient]]:
 @asynccontextmanager
 async def traced_backend(
     query: str = "", userinfo: str = "", **settings: Any
-) -> AsyncIterator[tuple[QuartClient, list[str | None]]]:
-    """The app, serving, with a recording backend (its URL with `userinfo` and `query`); the
-    traceparents the backend got."""
-    async with recording_backend() as (url, seen):
-        url = url.replace("://", f"://{userinfo}") + query
+) -> AsyncIterator[tuple[QuartClient, Recording]]:
+    """The app, serving, with a recording backend (its URL with `userinfo` and `query`); what
+    the backend recorded."""
+    async with recording_backend() as recording:
+        url = recording.url.replace("://", f"://{userinfo}") + query
         config = Config(numbers_api_url=url, otel_exporter_otlp_endpoint=ENDPOINT, **settings)
         async with traced(config) as (_, client):
-            yield client, seen
+            yield client, recording
 
 
 def traceparent(n: int) -> str:
@@ -155,7 +158,7 @@ class TestFetchSpan:
         assert answered == ["joined"] * (CALLERS - 1) + ["started"]
 
     async def test_answers_from_the_freshness_window_say_so(self, exported: InMemorySpanExporter) -> None:
-        async with traced(Config(**{**vars(TRACED), "total_max_age": 60.0})) as (_, client):
+        async with traced(dataclasses.replace(TRACED, total_max_age=60.0)) as (_, client):
             await client.get("/total")
             await client.get("/total")
         spans = exported.get_finished_spans()
@@ -170,14 +173,26 @@ class TestFetchSpan:
     async def test_backend_request_is_the_fetchs_child_and_carries_traceparent(
         self, exported: InMemorySpanExporter
     ) -> None:
-        async with traced_backend() as (client, seen):
+        async with traced_backend() as (client, backend):
             response = await client.get("/total")
             assert await response.get_json() == {"total": TOTAL}
         spans = exported.get_finished_spans()
         (fetch,) = fetch_spans(spans)
         (backend_request,) = by_kind(spans, SpanKind.CLIENT)
         assert backend_request.parent == fetch.context
-        assert [sent_ids(header) for header in seen] == [hex_ids(backend_request)]
+        assert [sent_ids(header) for header in backend.seen] == [hex_ids(backend_request)]
+
+    async def test_backend_request_ends_at_the_headers(self, exported: InMemorySpanExporter) -> None:
+        """The backend request's span ends with its headers: the body's time is the fetch's."""
+        async with traced_backend("?body_delay=0.1") as (client, backend):
+            assert (await client.get("/total")).status_code == 200
+        spans = exported.get_finished_spans()
+        (fetch,) = fetch_spans(spans)
+        (backend_request,) = by_kind(spans, SpanKind.CLIENT)
+        (body_sent,) = backend.bodies
+        assert backend_request.end_time is not None
+        assert fetch.end_time is not None
+        assert backend_request.end_time < body_sent < fetch.end_time
 
     async def test_not_modified_reuse_says_so(self, exported: InMemorySpanExporter) -> None:
         async with traced_backend() as (client, _):
@@ -189,7 +204,7 @@ class TestFetchSpan:
         assert (second[traces.FETCH_OUTCOME], second[traces.FETCH_COUNT]) == ("not_modified", 3)
 
     async def test_failed_fetch_each_attempt_a_child(self, exported: InMemorySpanExporter) -> None:
-        async with traced_backend("?status=503", numbers_api_retries=2) as (client, seen):
+        async with traced_backend("?status=503", numbers_api_retries=2) as (client, backend):
             responses = await concurrent_totals(client, 2)
         assert [response.status_code for response in responses] == [502, 502]
         spans = exported.get_finished_spans()
@@ -200,7 +215,7 @@ class TestFetchSpan:
         assert [event.name for event in fetch.events] == ["retry", "retry"]
         attempts = by_kind(spans, SpanKind.CLIENT)
         assert [span.parent for span in attempts] == [fetch.context] * 3
-        assert [hex_ids(span) for span in attempts] == [sent_ids(header) for header in seen]
+        assert [hex_ids(span) for span in attempts] == [sent_ids(header) for header in backend.seen]
         # The requests that got the failure link to the fetch that failed.
         servers = by_kind(spans, SpanKind.SERVER)
         assert all([link.context for link in span.links] == [fetch.context] for span in servers)
@@ -242,16 +257,19 @@ class TestSampling:
         assert sampled(Config(), self.DROPPED) is True
         assert sampled(Config(otel_traces_sampler="always_off"), self.KEPT) is False
 
-    async def test_unsampled_root_exports_nothing_sampled_caller_everything(
+    async def test_unsampled_root_exports_nothing_sampled_caller_its_request(
         self, exported: InMemorySpanExporter
     ) -> None:
-        config = Config(**{**vars(TRACED), "otel_traces_sampler": "parentbased_always_off"})
+        config = dataclasses.replace(TRACED, otel_traces_sampler="parentbased_always_off")
         async with traced(config) as (_, client):
             await client.get("/total")
             await client.get("/total", headers={"traceparent": traceparent(3)})
         (server,) = by_kind(exported.get_finished_spans(), SpanKind.SERVER)
         assert server.context is not None
         assert server.context.trace_id == 3
+        # Its fetch, a root, was sampled on its own (not at all here): linked, yet not recorded.
+        assert fetch_spans(exported.get_finished_spans()) == []
+        assert len(server.links) == 1
 
 
 class TestLogs:
@@ -267,7 +285,7 @@ class TestLogs:
     async def test_json_lines_of_a_fetch_name_its_span(
         self, exported: InMemorySpanExporter, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        config = Config(**{**vars(TRACED), "log_format": "json"})
+        config = dataclasses.replace(TRACED, log_format="json")
         root = logging.getLogger()
         kept, level = root.handlers[:], root.level
         root.handlers.clear()  # logging.basicConfig configures a root logger with no handler only
@@ -291,6 +309,46 @@ class TestLogs:
         assert set(json.loads(body)) == {"type", "title", "status", "detail"}
         assert f"{9:032x}" not in body
         assert "trace" not in body
+
+
+class TestExport:
+    async def test_otlp_http_with_the_configured_headers(self) -> None:
+        """The real exporter posts OTLP/HTTP protobuf to <endpoint>/v1/traces with the headers
+        OTEL_EXPORTER_OTLP_HEADERS names, flushed when the app stops."""
+        posts: list[tuple[str, dict[str, str], bytes]] = []
+
+        async def collect(request: web.Request) -> web.Response:
+            posts.append((request.path, dict(request.headers), await request.read()))
+            return web.Response(body=b"", content_type="application/x-protobuf")
+
+        collector = web.Application()
+        collector.router.add_post("/v1/traces", collect)
+        runner = web.AppRunner(collector)
+        await runner.setup()
+        await web.TCPSite(runner, LOOPBACK, 0).start()
+        endpoint = f"http://{LOOPBACK}:{runner.addresses[0][1]}"
+        config = dataclasses.replace(
+            TRACED, otel_exporter_otlp_endpoint=endpoint, otel_exporter_otlp_headers=(("api-key", "s3cret"),)
+        )
+        try:
+            async with traced(config) as (_, client):
+                await client.get("/total")
+        finally:
+            await runner.cleanup()
+        ((path, headers, body),) = posts
+        assert (path, headers["api-key"], headers["Content-Type"]) == (
+            "/v1/traces",
+            "s3cret",
+            "application/x-protobuf",
+        )
+        request = ExportTraceServiceRequest.FromString(body)
+        names = {
+            span.name
+            for spans in request.resource_spans
+            for scope in spans.scope_spans
+            for span in scope.spans
+        }
+        assert names == {"GET /total", traces.FETCH_SPAN}
 
 
 class TestDroppedSpans:
