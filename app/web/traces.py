@@ -1,8 +1,8 @@
 """Traces (OpenTelemetry), on when the OTEL_* settings name a collector: a server span for each
 request, a span of its own for each fetch, a client span for each request to the backend.
 
-- A request's server span continues the caller's W3C `traceparent` (opentelemetry-instrumentation-asgi
-  around the app); `/healthz`, `/readyz` and `/metrics` bypass it and make no span.
+- A request's server span continues the caller's W3C `traceparent` (ServerSpans, around the
+  app); `/healthz`, `/readyz` and `/metrics` make no span.
 - A fetch is shared by every request that arrives while it runs (single flight), so it is the
   root of a trace of its own, not one request's child (docs/design.md, "Traces"); each /total
   request's server span links to the fetch that answered it, added once the answer names it,
@@ -25,14 +25,13 @@ import socket
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable
-from typing import Any
 
-from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
+from hypercorn.typing import ASGIFramework as ASGIApp
+from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, ASGISendEvent, HTTPScope, Scope
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
@@ -44,6 +43,7 @@ from opentelemetry.sdk.trace.sampling import (
     TraceIdRatioBased,
 )
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import Counter
 from quart import Quart, Response, request
 
@@ -175,25 +175,80 @@ class FetchSpans(FetchObserver):
         return self._linkable.get(fetch_id)
 
 
-class _ProbesUntraced:
-    """The app's ASGI callable: probes and scrapes straight to the app, every other request
-    through OpenTelemetry's middleware."""
+class ServerSpans:
+    """The app's ASGI callable, tracing: a server span for each request (HTTP semantic
+    conventions), continuing the caller's W3C traceparent; probes and scrapes make none.
 
-    def __init__(self, app: Any, traced: Any) -> None:
+    Written here, not taken from opentelemetry-instrumentation-asgi: that middleware gathers
+    every attribute (each header looked up by a scan of them all) and records its metrics for
+    every request, before the sampler decides and whatever it decides; here a request the
+    sampler drops costs the decision alone (docs/design.md, "Traces").
+    """
+
+    def __init__(self, app: ASGIApp, tracer: trace.Tracer) -> None:
         self._app = app
-        self._traced = traced
+        self._tracer = tracer
 
     async def __call__(self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
-        if scope["type"] == "http" and scope["path"] in UNTRACED:
+        if scope["type"] != "http" or scope["path"] in UNTRACED:
             await self._app(scope, receive, send)
-        else:
-            await self._traced(scope, receive, send)
+            return
+        method = scope["method"]
+        # Named by the method until the route is known (the after-request hook): a scan of
+        # random paths must not make a name each.
+        span = self._tracer.start_span(
+            method, context=_caller(scope), kind=SpanKind.SERVER, attributes={"http.request.method": method}
+        )
+        with trace.use_span(span, end_on_exit=True):
+            if not span.is_recording():
+                await self._app(scope, receive, send)
+                return
+            span.set_attributes(_request_attributes(scope))
+
+            async def send_noting_status(message: ASGISendEvent) -> None:
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    span.set_attribute("http.response.status_code", status)
+                    if status >= 500:  # a server span's error (HTTP semantic conventions)
+                        span.set_status(Status(StatusCode.ERROR))
+                await send(message)
+
+            await self._app(scope, receive, send_noting_status)
 
 
-def _method_only(scope: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The server span's first name: the method alone, never the raw path (a scan of random
-    paths would make a name each); the route is added once known."""
-    return scope.get("method", "HTTP"), {}
+# The headers of W3C Trace Context, as ASGI names them.
+_TRACE_CONTEXT = (b"traceparent", b"tracestate")
+_W3C = TraceContextTextMapPropagator()
+_ROOT = otel_context.Context()
+
+
+def _caller(scope: HTTPScope) -> otel_context.Context:
+    """The caller's span, as its traceparent names it, or none: the request's span is a root."""
+    carrier = {
+        name.decode(): value.decode("latin-1") for name, value in scope["headers"] if name in _TRACE_CONTEXT
+    }
+    return _W3C.extract(carrier, context=_ROOT) if carrier else _ROOT
+
+
+def _request_attributes(scope: HTTPScope) -> dict[str, str | int]:
+    """The request's attributes (HTTP semantic conventions), made for a sampled span only."""
+    attributes: dict[str, str | int] = {
+        "url.scheme": scope["scheme"],
+        "url.path": scope["path"],
+        "network.protocol.version": scope["http_version"],
+    }
+    if scope["query_string"]:
+        attributes["url.query"] = scope["query_string"].decode("latin-1")
+    # Optional in ASGI: a server on a Unix socket, or a test client, may leave them out.
+    server, client = scope.get("server"), scope.get("client")
+    if server is not None and server[1] is not None:
+        attributes["server.port"] = server[1]
+    if client is not None:
+        attributes["client.address"] = client[0]
+    for name, value in scope["headers"]:
+        if name == b"user-agent":
+            attributes["user_agent.original"] = value.decode("latin-1")
+    return attributes
 
 
 class Tracing:
@@ -212,16 +267,11 @@ class Tracing:
         # No exit hook of the SDK's: its flush waits up to 30 s; the serving hook bounds it.
         self.provider = TracerProvider(sampler=sampler(config), resource=resource, shutdown_on_exit=False)
         self.provider.add_span_processor(batch_processor(exporter(config)))
-        self.spans = FetchSpans(self.provider.get_tracer(__name__))
+        self.tracer = self.provider.get_tracer(__name__)
+        self.spans = FetchSpans(self.tracer)
 
     def init_app(self, app: Quart) -> None:
-        traced = OpenTelemetryMiddleware(
-            app.asgi_app,
-            tracer_provider=self.provider,
-            default_span_details=_method_only,
-            exclude_spans=["receive", "send"],  # a span per ASGI message would triple their number
-        )
-        app.asgi_app = _ProbesUntraced(app.asgi_app, traced)  # type: ignore[method-assign]
+        app.asgi_app = ServerSpans(app.asgi_app, self.tracer)  # type: ignore[method-assign]
         app.after_request(self._name_and_link)
         app.while_serving(self._serving)
 

@@ -117,18 +117,36 @@ class TestServerSpans:
 
     async def test_named_by_route_with_method_and_status(self, exported: InMemorySpanExporter) -> None:
         async with traced(TRACED) as (_, client):
-            await client.get("/total")
+            await client.get("/total?x=1")
             await client.get("/no-such-path-1234")
-        total, unmatched = by_kind(exported.get_finished_spans(), SpanKind.SERVER)
+            await client.post("/total")
+        total, unmatched, refused = by_kind(exported.get_finished_spans(), SpanKind.SERVER)
         assert total.name == "GET /total"
-        assert total.attributes is not None
-        assert (total.attributes["http.route"], total.attributes["http.method"]) == ("/total", "GET")
-        assert total.attributes["http.status_code"] == 200
+        assert total.status.status_code == StatusCode.UNSET
+        assert total.attributes == {
+            "http.request.method": "GET",
+            "http.route": "/total",
+            "http.response.status_code": 200,
+            "url.scheme": "http",
+            "url.path": "/total",
+            "url.query": "x=1",
+            "network.protocol.version": "1.1",
+            "user_agent.original": "Quart",
+            traces.ANSWERED: "started",
+        }
         # A path no rule matches names no span: a scan of random paths makes no new names.
         assert unmatched.name == "GET"
         assert unmatched.attributes is not None
         assert "http.route" not in unmatched.attributes
-        assert unmatched.attributes["http.status_code"] == 404
+        assert unmatched.attributes["http.response.status_code"] == 404
+        assert refused.attributes is not None
+        assert (refused.name, refused.attributes["http.response.status_code"]) == ("POST", 405)
+
+    async def test_server_error_is_the_spans_error(self, exported: InMemorySpanExporter) -> None:
+        async with traced_backend("?status=500") as (client, _):
+            assert (await client.get("/total")).status_code == 502
+        (server,) = by_kind(exported.get_finished_spans(), SpanKind.SERVER)
+        assert server.status.status_code == StatusCode.ERROR
 
     async def test_probes_and_scrapes_make_no_span(self, exported: InMemorySpanExporter) -> None:
         async with traced(TRACED) as (_, client):
