@@ -230,6 +230,7 @@ class TestFetchSpan:
         assert fetch.status.status_code == StatusCode.ERROR
         attributes = fetch.attributes or {}
         assert (attributes[traces.FETCH_OUTCOME], attributes[traces.FETCH_ATTEMPTS]) == ("bad_status", 3)
+        assert attributes["error.type"] == "bad_status"
         assert [event.name for event in fetch.events] == ["retry", "retry"]
         attempts = by_kind(spans, SpanKind.CLIENT)
         assert [span.parent for span in attempts] == [fetch.context] * 3
