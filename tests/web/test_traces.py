@@ -199,6 +199,15 @@ class TestFetchSpan:
         (backend_request,) = by_kind(spans, SpanKind.CLIENT)
         assert backend_request.parent == fetch.context
         assert [sent_ids(header) for header in backend.seen] == [hex_ids(backend_request)]
+        assert backend_request.attributes is not None
+        assert (
+            backend_request.attributes["http.method"],
+            backend_request.attributes["http.status_code"],
+        ) == (
+            "GET",
+            200,
+        )
+        assert backend_request.attributes["http.url"] == backend.url
 
     async def test_backend_request_ends_at_the_headers(self, exported: InMemorySpanExporter) -> None:
         """The backend request's span ends with its headers: the body's time is the fetch's."""
