@@ -15,9 +15,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.collector import rotel
 from bench.load import LoadResult, concurrent, sequential
-from bench.processes import ServerProcess
+from tests.collector import rotel
+from tests.processes import ServerProcess
 
 HEALTHY = b'{"status":"ok"}'
 CLIENTS = 50

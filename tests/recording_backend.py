@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bench.processes import LOOPBACK
+from tests.processes import LOOPBACK
 
 NUMBERS = b"[1,2,3]"
 TOTAL = 6

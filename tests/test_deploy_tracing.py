@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from app.config import Config
-from bench.processes import PROJECT
+from tests.processes import PROJECT
 
 
 def kubernetes_env() -> dict[str, str]:

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.collector import rotel
-from bench.processes import ServerProcess
+from tests.collector import rotel
+from tests.processes import ServerProcess
 
 
 @dataclass

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from app.web.traces import FETCH_SPAN
-from bench.processes import LOOPBACK, ServerProcess, free_port, service
+from tests.processes import LOOPBACK, ServerProcess, free_port, service
 from tests.recording_backend import TOTAL
 from tests.tracing.receiver import Receiver, receiver
 

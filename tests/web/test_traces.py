@@ -33,7 +33,7 @@ from app.config import Config
 from app.web import traces
 from app.web.factory import create_app
 from app.web.request_context import FETCH_HEADER
-from bench.processes import LOOPBACK, PROJECT
+from tests.processes import LOOPBACK, PROJECT
 from tests.recording_backend import TOTAL, Recording, recording_backend
 
 # Tracing on, towards a collector that is never reached: the in-memory exporter takes its place.

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.processes import LOOPBACK, ServerProcess
+from tests.processes import LOOPBACK, ServerProcess
 
 
 def rotel_agent() -> Path:
