@@ -113,7 +113,8 @@ class BoundedH2Protocol(H2Protocol):
     _answers_sent = 0
     _answers_read = 0
     _probe: tuple[bytes, int] | None = None
-    _going_away: asyncio.Task[None] | None = None
+    _watch: asyncio.Task[None] | None = None
+    _gone_away = False  # a GOAWAY of ours sent: no new streams, closed once idle
 
     async def initiate(
         self, headers: list[tuple[bytes, bytes]] | None = None, settings: bytes | None = None
@@ -121,7 +122,7 @@ class BoundedH2Protocol(H2Protocol):
         self._cutter = FrameCutter()
         # Not in the connection's task group: the group waits for its tasks, and this one
         # would wait for the server to stop.
-        self._going_away = asyncio.ensure_future(self._go_away_when_terminated())
+        self._watch = asyncio.ensure_future(self._go_away_when_terminated())
         await super().initiate(headers, settings)
 
     async def handle(self, event: Event) -> None:
@@ -147,12 +148,18 @@ class BoundedH2Protocol(H2Protocol):
         for event in events:
             if isinstance(event, h2.events.PingAckReceived):
                 self._note_read(event.ping_data)
-            elif isinstance(event, h2.events.RequestReceived) and self.context.terminated.is_set():
+            elif isinstance(event, h2.events.RequestReceived) and (
+                self._gone_away or self.context.terminated.is_set()
+            ):
                 self.connection.reset_stream(event.stream_id, ErrorCodes.REFUSED_STREAM)
                 continue
             elif isinstance(event, h2.events.RequestReceived):
                 _mark_body(event)
                 requested.add(event.stream_id)
+                if self.keep_alive_requests + len(requested) >= self.config.keep_alive_max_requests:
+                    # The last stream this connection takes: Hypercorn's own GOAWAY, one stream
+                    # later, left the streams in flight unanswered.
+                    await self._go_away(event.stream_id)
             elif isinstance(event, h2.events.DataReceived) and not (
                 event.stream_id in self.streams or event.stream_id in requested
             ):
@@ -162,7 +169,7 @@ class BoundedH2Protocol(H2Protocol):
         await super()._handle_events(kept)
 
     async def stream_send(self, event: StreamEvent) -> None:
-        if isinstance(event, StreamClosed) and self.context.terminated.is_set():
+        if isinstance(event, StreamClosed) and (self._gone_away or self.context.terminated.is_set()):
             # Hypercorn would restart the keep-alive timer here, in a task group that may be
             # cancelled by now: close the connection instead, as its HTTP/1.1 side does.
             await self._close_stream(event.stream_id)
@@ -174,8 +181,8 @@ class BoundedH2Protocol(H2Protocol):
     async def _release(self) -> None:
         """Once the connection is closed: the answers it could not send given up, so that no
         app task waits on them, as Hypercorn left those of a client gone mid-answer."""
-        if self._going_away is not None:
-            self._going_away.cancel()
+        if self._watch is not None:
+            self._watch.cancel()
         for buffer in list(self.stream_buffers.values()):
             await buffer.close()
 
@@ -222,10 +229,16 @@ class BoundedH2Protocol(H2Protocol):
             return
         if self.idle:
             await self._close_idle()
+        else:
+            await self._go_away(self.connection.highest_inbound_stream_id)
+
+    async def _go_away(self, last_stream_id: int) -> None:
+        """GOAWAY (NO_ERROR) once: streams up to `last_stream_id` are still answered."""
+        if self._gone_away:
             return
-        # Written past the h2 library, which sends nothing after a GOAWAY of its own: streams
-        # up to the last one received are still answered.
-        goaway = GoAwayFrame(0, last_stream_id=self.connection.highest_inbound_stream_id)
+        self._gone_away = True
+        # Written past the h2 library, which sends nothing at all after a GOAWAY of its own.
+        goaway = GoAwayFrame(0, last_stream_id=last_stream_id)
         await self.send(RawData(data=goaway.serialize()))
 
     async def _close_idle(self) -> None:

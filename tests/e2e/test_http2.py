@@ -15,9 +15,11 @@ import h2.errors
 import h2.settings
 import pytest
 
+from app.config import Config
+from app.serve import hypercorn_config
 from app.web.problems import MAX_HEAD_BYTES, MAX_HEADERS
 from bench.processes import LOOPBACK, ServerProcess, service
-from tests.e2e.http2_client import Http2Client
+from tests.e2e.http2_client import Answer, Http2Client
 
 FULL_TOTAL = b'{"total":50000005000000}\n'
 Headers = list[tuple[str, str]]
@@ -182,3 +184,22 @@ async def test_stuck_stream_ends_at_the_grace_period(tmp_path: Path) -> None:
     assert 1.5 < waited < 2 + 1
     assert "Traceback" not in server.stderr()
     assert "ERROR" not in server.stderr()
+
+
+async def test_keep_alive_max_requests(server: ServerProcess) -> None:
+    """After keep_alive_max_requests streams a connection gets GOAWAY; the streams in flight at
+    that moment are answered all the same, and the next one is refused."""
+    limit = hypercorn_config(Config()).keep_alive_max_requests
+    async with Http2Client(server.port) as client:
+        answers: list[Answer] = []
+        for _ in range(limit // 50):
+            # The last round asks once more than the connection takes.
+            extra = 1 if len(answers) == limit - 50 else 0
+            answers += await asyncio.gather(*(client.request("GET", "/healthz") for _ in range(50 + extra)))
+        await asyncio.wait_for(client.closed.wait(), 3)
+    *served, refused = answers
+    assert [answer.status for answer in served] == [200] * limit
+    assert [(goaway.error_code, goaway.last_stream_id) for goaway in client.goaways][:1] == [
+        (0, 2 * limit - 1)
+    ]
+    assert (refused.status, refused.reset) == (None, h2.errors.ErrorCodes.REFUSED_STREAM)
