@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import resource
 import signal
@@ -14,7 +15,7 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 from quart import Quart
 
-from app import http2
+from app import protocols
 from app.config import Config
 from app.web.access_log import AccessLogger, JsonAccessLogger
 from app.web.factory import create_app
@@ -115,7 +116,11 @@ async def serve_until_signalled(app: Quart, config: Config, listen_fd: int | Non
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signal_number, on_signal, signal_number.name)
     loop.set_exception_handler(_without_cancelled_connections)
-    http2.install()
+    protocols.install()
+    # The objects made at start-up (78,000: the app, its libraries) live as long as the
+    # process: kept out of the collector's sight, a full collection no longer walks them
+    # (it took 0.12-0.19 s with them, holding the loop, at times in the middle of a burst).
+    gc.freeze()
     await serve(app, hypercorn_config(config, listen_fd), shutdown_trigger=stopping.wait)
 
 

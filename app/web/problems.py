@@ -81,7 +81,7 @@ def _head_of(scope: HTTPScope) -> tuple[int, int]:
 async def _check_request() -> Response | None:
     # The refusals say Connection: close: the server cannot read the next request on an
     # HTTP/1.1 connection before the rest of this one, which it does not read. HTTP/2 has no
-    # such header (Hypercorn leaves it out) and resets the stream instead (app.http2).
+    # such header (Hypercorn leaves it out) and resets the stream instead (app.protocols).
     count, size = _head_of(cast(HTTPScope, request.scope))  # before_request runs for HTTP only
     if count > MAX_HEADERS or size > MAX_HEAD_BYTES:
         detail = (

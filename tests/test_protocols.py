@@ -1,5 +1,5 @@
-"""app.http2: the frame cutter, the count of answers, the bound on unread answers, and what the
-layer relies on in Hypercorn (these fail if Hypercorn changes under it)."""
+"""app.protocols: the frame cutter, the count of answers, the bound on unread answers and on
+stalled writes, and what the layer relies on in Hypercorn (these fail if it changes under it)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import h2.events
 import hypercorn.protocol
 import pytest
 from h2.errors import ErrorCodes
+from hypercorn.app_wrappers import ASGIWrapper
 from hypercorn.asyncio.task_group import TaskGroup
 from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.asyncio.worker_context import WorkerContext
@@ -21,10 +22,22 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.events import Closed, Event, RawData
 from hypercorn.protocol import ProtocolWrapper
 from hypercorn.protocol.h2 import H2Protocol
+from hypercorn.protocol.h11 import H11Protocol
+from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, ConnectionState, Scope
 from hyperframe.frame import DataFrame, Frame, HeadersFrame, PingFrame, RstStreamFrame, SettingsFrame
 
-from app import http2
-from app.http2 import FRAMES_PER_TURN, MAX_UNREAD_ANSWERS, PREFACE, BoundedH2Protocol, FrameCutter
+from app import protocols
+from app.protocols import (
+    FRAMES_PER_TURN,
+    HEADERS_WEIGHT,
+    MAX_EARLY_RESETS,
+    MAX_UNREAD_ANSWERS,
+    PREFACE,
+    BoundedH2Protocol,
+    BoundedH11Protocol,
+    BoundedSend,
+    FrameCutter,
+)
 
 
 def frames(data: bytes) -> Iterator[tuple[int, int]]:
@@ -37,6 +50,14 @@ def frames(data: bytes) -> Iterator[tuple[int, int]]:
 
 
 class TestFrameCutter:
+    def test_headers_weigh_more(self) -> None:
+        """A HEADERS frame counts as HEADERS_WEIGHT frames: a turn starts few requests."""
+        request = HeadersFrame(1, data=b"x" * 20, flags=["END_HEADERS", "END_STREAM"]).serialize()
+        turns = list(FrameCutter().turns(PREFACE + request * 10))
+        assert [turn.count(request) for turn in turns] == [FRAMES_PER_TURN // HEADERS_WEIGHT] * (
+            10 * HEADERS_WEIGHT // FRAMES_PER_TURN
+        )
+
     def test_turns_end_at_frames(self) -> None:
         """Each turn holds at most FRAMES_PER_TURN whole frames, and together they are the input."""
         pings = [PingFrame(0, opaque_data=b"%08d" % n).serialize() for n in range(100)]
@@ -80,47 +101,84 @@ def test_answers_counted() -> None:
             DataFrame(1, data=b"y" * 20_000),
         )
     )
-    assert http2.answers_in(sent) == 3
+    assert protocols.answers_in(sent) == 3
 
 
 class Writer:
-    """What `_refuse` reaches through TCPServer: a writer and its transport."""
+    """What the layer reaches through TCPServer: a writer and its transport, whose buffer holds
+    `buffered` bytes."""
 
     def __init__(self) -> None:
         self.written = bytearray()
         self.transport = self
+        self.buffered = 0
+        self.aborted = False
 
     def write(self, data: bytes) -> None:
         self.written.extend(data)
 
     def get_write_buffer_size(self) -> int:
-        return 0
+        return self.buffered
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return 16 * 1024, 64 * 1024
+
+    def abort(self) -> None:
+        self.aborted = True
 
 
 @dataclass
 class Server:
-    """Stands for Hypercorn's TCPServer: what a protocol sends it."""
+    """Stands for Hypercorn's TCPServer: what a protocol sends it; with `stalled` set, a write
+    waits until it is cleared, as one to a client that does not read."""
 
     writer: Writer = field(default_factory=Writer)
     events: list[Event] = field(default_factory=list)
+    stalled: asyncio.Event | None = None
 
     async def protocol_send(self, event: Event) -> None:
         self.events.append(event)
         if isinstance(event, RawData):
             self.writer.write(event.data)
+            if self.stalled is not None:
+                await self.stalled.wait()
+
+
+class TestBoundedSend:
+    async def test_a_stalled_write_aborts(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A write past the transport's high mark that cannot go out in time aborts the connection."""
+        monkeypatch.setattr(protocols, "SEND_STALL_SECONDS", 0.05)
+        server = Server(stalled=asyncio.Event())
+        server.writer.buffered = 64 * 1024
+        await BoundedSend(server.protocol_send)(RawData(data=b"x"))
+        assert server.writer.aborted
+
+    async def test_a_write_that_does_not_wait_is_untimed(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Below the high mark the write is handed on as it is, with no timer to end it."""
+        monkeypatch.setattr(protocols, "SEND_STALL_SECONDS", 0.0)
+        server = Server()
+        await BoundedSend(server.protocol_send)(RawData(data=b"x" * 1000))
+        assert (bytes(server.writer.written), server.writer.aborted) == (b"x" * 1000, False)
+
+
+async def unanswering_app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
+    """Answers nothing: waits for the client to go away."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 @pytest.fixture
 async def served() -> AsyncIterator[tuple[BoundedH2Protocol, Server]]:
-    """A BoundedH2Protocol with no app, its server, and the client's preface sent."""
+    """A BoundedH2Protocol serving an app that never answers, its server, and the client's
+    preface sent."""
     server = Server()
     async with TaskGroup(asyncio.get_running_loop()) as task_group:
         protocol = BoundedH2Protocol(
-            None,  # type: ignore[arg-type]  # no app: no request is made
+            ASGIWrapper(unanswering_app),
             HypercornConfig(),
             WorkerContext(None),
             task_group,
-            None,  # type: ignore[arg-type]
+            ConnectionState({}),
             False,
             None,
             None,
@@ -169,16 +227,44 @@ async def test_a_client_that_reads_is_not_cut(served: tuple[BoundedH2Protocol, S
     assert not any(isinstance(event, Closed) for event in server.events)
 
 
-class TestHypercornUnderneath:
-    """What app.http2 relies on in Hypercorn: each fails if a new Hypercorn changes it."""
+async def test_early_resets_end_the_connection(served: tuple[BoundedH2Protocol, Server]) -> None:
+    """Streams opened and reset before their answer (rapid reset): past MAX_EARLY_RESETS, GOAWAY
+    ENHANCE_YOUR_CALM and the connection closed, long before keep_alive_max_requests."""
+    protocol, server = served
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    client.initiate_connection()
+    client.data_to_send()  # the preface, sent by the fixture
+    request = [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "x")]
+    for _ in range(MAX_EARLY_RESETS + 10):
+        stream = client.get_next_available_stream_id()
+        client.send_headers(stream, request, end_stream=True)
+        client.reset_stream(stream, ErrorCodes.CANCEL)
+        await protocol.handle(RawData(data=client.data_to_send()))
+        if protocol.closed or any(isinstance(event, Closed) for event in server.events):
+            break
+    goaways = [e for e in received(server) if isinstance(e, h2.events.ConnectionTerminated)]
+    assert [goaway.error_code for goaway in goaways] == [ErrorCodes.ENHANCE_YOUR_CALM]
+    assert MAX_EARLY_RESETS < protocol.keep_alive_requests <= MAX_EARLY_RESETS + 2
 
-    def test_the_class_is_chosen_by_name(self) -> None:
-        """ProtocolWrapper makes its HTTP/2 protocol from the name `H2Protocol` in
+
+class TestHypercornUnderneath:
+    """What app.protocols relies on in Hypercorn: each fails if a new Hypercorn changes it."""
+
+    def test_the_classes_are_chosen_by_name(self) -> None:
+        """ProtocolWrapper makes its protocols from the names `H11Protocol` and `H2Protocol` in
         hypercorn.protocol, which install() replaces."""
-        for method in (ProtocolWrapper.__init__, ProtocolWrapper.handle):
-            assert "H2Protocol" in method.__code__.co_names
-        http2.install()
+        assert {"H11Protocol", "H2Protocol"} <= set(ProtocolWrapper.__init__.__code__.co_names)
+        assert "H2Protocol" in ProtocolWrapper.handle.__code__.co_names
+        protocols.install()
+        assert hypercorn.protocol.H11Protocol is BoundedH11Protocol  # type: ignore[attr-defined]
         assert hypercorn.protocol.H2Protocol is BoundedH2Protocol  # type: ignore[attr-defined]
+
+    def test_h11_initiate(self) -> None:
+        """HTTP/1.1's `send` is wrapped in initiate(), which TCPServer calls before any data,
+        and used through the attribute."""
+        assert list(inspect.signature(H11Protocol.initiate).parameters) == ["self"]
+        assert "self.send(" in inspect.getsource(H11Protocol)
+        assert "await self.protocol.initiate()" in inspect.getsource(TCPServer.run)
 
     @pytest.mark.parametrize(
         ("name", "parameters"),
@@ -219,5 +305,5 @@ class TestHypercornUnderneath:
         """Frame headers are read by hand: 3 bytes of length, then type and flags."""
         data = PingFrame(0, opaque_data=b"12345678", flags=["ACK"]).serialize()
         frame, length = Frame.parse_frame_header(memoryview(data[:9]))
-        assert (length, data[3], data[4]) == (8, http2.PING, http2.ACK)
+        assert (length, data[3], data[4]) == (8, protocols.PING, protocols.ACK)
         assert isinstance(frame, PingFrame)
