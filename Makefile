@@ -20,8 +20,10 @@ TOOLS := .tools
 PIPENV := $(TOOLS)/bin/pipenv
 VENV := .venv
 PY := $(VENV)/bin/python
-# The benchmark's load generator, from Debian's packages (root here; sudo elsewhere).
+# The benchmark's load generators, from Debian's packages (root here; sudo elsewhere): wrk for
+# HTTP/1.1, h2load (nghttp2-client) for HTTP/2.
 WRK := /usr/bin/wrk
+H2LOAD := /usr/bin/h2load
 PROMETHEUS := /usr/bin/prometheus
 CHROMIUM := /usr/bin/chromium
 HAPROXY := /usr/sbin/haproxy
@@ -83,13 +85,13 @@ reliability-test: $(VENV)/.synced ## load, faults and hostile clients against re
 	$(PY) -m pytest -m reliability tests/reliability
 
 # The benchmark, and a few seconds of it on small lists with every total checked (CI).
-bench: $(VENV)/.synced $(WRK) ## the benchmark, into docs/benchmark.md (Debian: wrk; ~20 min)
+bench: $(VENV)/.synced $(WRK) $(H2LOAD) ## the benchmark, into docs/benchmark.md (Debian: wrk, nghttp2-client; ~20 min)
 	$(PY) -m bench --record docs/benchmark.md --charts docs/charts
 
 soak: $(VENV)/.synced $(WRK) ## 100,000 requests on each backend (Debian: wrk)
 	$(PY) -m bench --part soak
 
-bench-smoke: $(VENV)/.synced $(WRK) ## a few seconds of the benchmark, every total checked (Debian: wrk)
+bench-smoke: $(VENV)/.synced $(WRK) $(H2LOAD) ## a few seconds of the benchmark, every total checked (Debian: wrk, nghttp2-client)
 	rm -rf build/smoke-charts
 	$(PY) -m bench --smoke --charts build/smoke-charts
 	@for chart in simulated-latency simulated-throughput fetch-floor; do \
@@ -144,6 +146,10 @@ $(PIPENV):
 $(WRK):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk
+
+$(H2LOAD):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nghttp2-client
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
