@@ -43,6 +43,7 @@ def _workers(log_dir: Path, smoke: bool) -> list[LoadResult]:
     expected = b'{"total":%d}' % (count * (count - 1) // 2)
     every_core = set(range(os.cpu_count() or 1))
     runs: dict[tuple[int, str], list[LoadResult]] = {}
+    spread: list[list[int]] = []  # each round's connections per worker, WORKERS=2
     for round_number in range(rounds):
         # Each round starts with the other count, so that neither always runs first.
         for number in (2, 1) if round_number % 2 == 0 else (1, 2):
@@ -56,14 +57,18 @@ def _workers(log_dir: Path, smoke: bool) -> list[LoadResult]:
                     runs.setdefault((number, route), []).append(
                         concurrent(server.url + route, body, CLIENTS, seconds)
                     )
+            if number == 2:  # its access log is whole once it has stopped
+                spread.append(_connections_per_worker(server.stdout()))
 
     print(
         f"\n## WORKERS=2 against WORKERS=1: {CLIENTS} keep-alive connections, "
         f"{rounds} interleaved rounds of {seconds:g} s"
     )
     print(f"\n{len(every_core)} cores for the server; wrk on one of them. Requests per second.")
-    print("\n| round | /healthz, 1 | /healthz, 2 | 2 / 1 | /total (cached), 1 | /total (cached), 2 | 2 / 1 |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("Connections per worker: each WORKERS=2 server's, wrk's three runs of 50 and the")
+    print("fetches', by its access log.")
+    routes = " | ".join(f"{route}, 1 | {route}, 2 | 2 / 1" for route in ("/healthz", "/total (cached)"))
+    print(f"\n| round | connections per worker | {routes} |\n|---|---|---:|---:|---:|---:|---:|---:|")
     ratios: dict[str, list[float]] = {route: [] for route in ROUTES}
     for n in range(rounds):
         cells = []
@@ -71,14 +76,23 @@ def _workers(log_dir: Path, smoke: bool) -> list[LoadResult]:
             one, two = runs[1, route][n].throughput, runs[2, route][n].throughput
             ratios[route].append(two / one)
             cells.append(f"{one:.0f} | {two:.0f} | {two / one:.2f}")
-        print(f"| {n + 1} | {' | '.join(cells)} |")
+        print(f"| {n + 1} | {' / '.join(map(str, spread[n]))} | {' | '.join(cells)} |")
     slowest = [min(ratios[route]) for route in ROUTES]
-    print(f"| slowest | | | {slowest[0]:.2f} | | | {slowest[1]:.2f} |")
+    print(f"| slowest | | | | {slowest[0]:.2f} | | | {slowest[1]:.2f} |")
     for route, ratio in zip(ROUTES, slowest, strict=True):
         verdict = "met" if ratio >= TARGET else "missed"
         print(f"\n{route}: the slowest round's 2 / 1 is {ratio:.2f}, target >= {TARGET} ({verdict}).", end="")
     print()
     return [result for results in runs.values() for result in results]
+
+
+def _connections_per_worker(access_log: str) -> list[int]:
+    """How many client connections (ports) each worker answered, from text access-log lines
+    ("[pid] [INFO] ip:port ..."), fewest first."""
+    ports: dict[str, set[str]] = {}
+    for line in re.finditer(r"\] \[(\d+)\] \[INFO\] [\d.]+:(\d+) ", access_log):
+        ports.setdefault(line[1], set()).add(line[2])
+    return sorted(len(connections) for connections in ports.values())
 
 
 def _http2_beside_http11(log_dir: Path, smoke: bool) -> list[LoadResult]:
