@@ -180,7 +180,10 @@ def print_ratios(
         cells = [f"{ours.p50 / seconds:.3f}", f"{ours.throughput * seconds / scenario.clients:.3f}"]
         for other in results[1:]:
             theirs = other[index]
-            cells += [f"{ours.p50 / theirs.p50:.2f}", f"{ours.throughput / theirs.throughput:.1f}"]
+            if theirs.requests:
+                cells += [f"{ours.p50 / theirs.p50:.2f}", f"{ours.throughput / theirs.throughput:.1f}"]
+            else:  # it answered nothing in the run: no ratio to it
+                cells += ["none answered"] * 2
         print(f"| {scenario.name} | " + " | ".join(cells) + " |")
 
 
