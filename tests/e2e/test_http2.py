@@ -20,6 +20,7 @@ from app.serve import hypercorn_config
 from app.web.problems import MAX_HEAD_BYTES, MAX_HEADERS
 from bench.processes import LOOPBACK, ServerProcess, service
 from tests.e2e.http2_client import Answer, Http2Client
+from tests.e2e.test_workers import start_two
 
 FULL_TOTAL = b'{"total":50000005000000}\n'
 Headers = list[tuple[str, str]]
@@ -209,9 +210,7 @@ async def test_workers_exit_zero_with_http2_connections(tmp_path: Path) -> None:
     """WORKERS=2: on SIGTERM with an idle HTTP/2 connection and a stuck stream open, every
     worker exits 0 (the supervisor's status says so) once the grace period ends."""
     env = {"WORKERS": "2", "NUMBERS_API_DELAY": "0", "GRACEFUL_TIMEOUT": "2"}
-    server = start(env, tmp_path)
-    with server:
-        await asyncio.to_thread(wait_for_workers, server)
+    with start_two({"NUMBERS_API_COUNT": "1000", **env}, tmp_path) as server:
         shut = {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0}
         async with Http2Client(server.port) as idle, Http2Client(server.port, settings=shut) as stuck:
             assert (await idle.request("GET", "/healthz")).status == 200
@@ -222,10 +221,3 @@ async def test_workers_exit_zero_with_http2_connections(tmp_path: Path) -> None:
     assert exit_code == 0
     assert "exited with status" not in server.stderr()
     assert "Traceback" not in server.stderr()
-
-
-def wait_for_workers(server: ServerProcess) -> None:
-    deadline = time.monotonic() + 30
-    while server.stderr().count("Running on") < 2:
-        assert time.monotonic() < deadline, "the workers did not start"
-        time.sleep(0.05)
