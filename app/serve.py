@@ -14,6 +14,7 @@ from hypercorn.config import Config as HypercornConfig
 from quart import Quart
 
 from app.config import Config
+from app.connections import HYPERCORN_AFTER_SECONDS, end_connections_after
 from app.web.access_log import AccessLogger, JsonAccessLogger
 from app.web.factory import create_app
 from app.web.service import service_of
@@ -49,7 +50,7 @@ def hypercorn_config(config: Config, listen_fd: int | None = None) -> HypercornC
     # level Hypercorn is given applies to its access log only, which stays on.
     server.errorlog = logging.getLogger("hypercorn.error")
     server.loglevel = "INFO"
-    server.graceful_timeout = config.graceful_timeout
+    server.graceful_timeout = config.graceful_timeout + HYPERCORN_AFTER_SECONDS  # app.connections ends first
     # Limits against clients that hold the server's memory or connections; each is tried
     # by tests/reliability/test_hostile_clients.py.
     # The request line and every header together: a longer one is answered 431 (or 400)
@@ -85,6 +86,7 @@ async def serve_until_signalled(app: Quart, config: Config, listen_fd: int | Non
         log.info("%s: shutting down; requests in flight have %g s", reason, config.graceful_timeout)
         stopping.set()
         loop.call_later(max(0.0, config.graceful_timeout - ANSWER_MARGIN), service.stop)
+        end_connections_after(config.graceful_timeout)
 
     def on_signal(signal_name: str) -> None:
         nonlocal draining
