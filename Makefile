@@ -1,7 +1,8 @@
 # The two set-up commands: `make run` serves the service, `make test` runs every check that
 # needs no system package. Both need only Python 3.11 and the package registries, and no
 # root: pipenv is installed into .tools/, the project's dependencies into .venv/ from
-# Pipfile.lock, whether or not a virtualenv is active.
+# Pipfile.lock, whether or not a virtualenv is active. `make run` and `make backend` install
+# only the runtime packages; `make test` and every check add the development ones.
 # The checks that need Debian's packages have targets of their own; .ci/run runs them all.
 
 PYTHON ?= python3.11
@@ -20,6 +21,16 @@ TOOLS := .tools
 PIPENV := $(TOOLS)/bin/pipenv
 VENV := .venv
 PY := $(VENV)/bin/python
+# Stamps of the two syncs, each remade when Pipfile.lock changes. `pipenv sync` installs what
+# is missing and removes nothing, so a runtime sync after a development one keeps the tools.
+# (.ci/container-check and Travis build $(DEV) by its name.)
+RUNTIME := $(VENV)/.synced-runtime
+DEV := $(VENV)/.synced
+# A long install says every 5 s that it is still at work, and how far: no silent wait (pip
+# reads each package's index page before it installs anything, which takes half a minute).
+with_progress = ( while sleep 5; do echo "  ... still installing: $$(ls -d $(VENV)/lib/python*/site-packages/*.dist-info 2>/dev/null | wc -l) packages in $(VENV)/ so far"; done ) & ticker=$$!; $(1); status=$$?; kill $$ticker; exit $$status
+# How many packages a section of Pipfile.lock lists ("default" or "develop"), for the messages.
+locked = $(shell $(PYTHON) -c 'import json; print(len(json.load(open("Pipfile.lock"))["$(1)"]))')
 # The benchmark's load generator, from Debian's packages (root here; sudo elsewhere).
 WRK := /usr/bin/wrk
 PROMETHEUS := /usr/bin/prometheus
@@ -32,19 +43,19 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 help: ## this list: each target and what it needs beyond Python 3.11
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "%-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: $(VENV)/.synced ## serve the service on 127.0.0.1:5000
+run: $(RUNTIME) ## serve the service on 127.0.0.1:5000
 	$(PY) -m app
 
 # The reference numbers backend on 127.0.0.1:5001; in another shell:
 # NUMBERS_API_URL=http://127.0.0.1:5001/numbers make run
-backend: $(VENV)/.synced ## the reference numbers backend on 127.0.0.1:5001
+backend: $(RUNTIME) ## the reference numbers backend on 127.0.0.1:5001
 	$(PY) -m tools.reference_backend --port 5001
 
 test: lint typecheck pytest ## lint, mypy --strict and pytest: what Travis runs
 
-lint: $(VENV)/.synced ## ruff, bandit, and the deployment files' linters and schemas
-	$(PY) -m ruff check app tests bench deploy/grafana
-	$(PY) -m ruff format --check app tests bench deploy/grafana
+lint: $(DEV) ## ruff, bandit, and the deployment files' linters and schemas
+	$(PY) -m ruff check app tests bench tools deploy/grafana
+	$(PY) -m ruff format --check app tests bench tools deploy/grafana
 	$(VENV)/bin/bandit --quiet --recursive app
 	$(PY) -m check_jsonschema --builtin-schema vendor.travis .travis.yml
 	$(PY) -m check_jsonschema --builtin-schema vendor.compose-spec compose.yaml
@@ -52,44 +63,44 @@ lint: $(VENV)/.synced ## ruff, bandit, and the deployment files' linters and sch
 	$(VENV)/bin/yamllint --strict .
 	$(VENV)/bin/kubernetes-validate --strict --quiet deploy/kubernetes/*.yaml
 
-typecheck: $(VENV)/.synced ## mypy --strict over app, tests, bench and deploy/grafana
+typecheck: $(DEV) ## mypy --strict over app, tests, bench, tools and deploy/grafana
 	$(PY) -m mypy
 
-pytest: $(VENV)/.synced ## the tests that need no system package
+pytest: $(DEV) ## the tests that need no system package
 	$(PY) -m pytest
 
 # A real Prometheus scrapes the service; promtool checks the exposition and the alert rules.
-prometheus-check: $(VENV)/.synced $(PROMETHEUS) ## a real Prometheus scrapes the service; promtool (Debian: prometheus)
+prometheus-check: $(DEV) $(PROMETHEUS) ## a real Prometheus scrapes the service; promtool (Debian: prometheus)
 	promtool check config deploy/prometheus/prometheus.yml
 	promtool check rules deploy/prometheus/alerts.yml
 	cd deploy/prometheus && promtool test rules alerts.test.yml
 	$(PY) -m pytest -m prometheus tests/prometheus
 
 # schemathesis, every check, against a real python -m app and its /openapi.json.
-contract-test: $(VENV)/.synced ## schemathesis against a live service
+contract-test: $(DEV) ## schemathesis against a live service
 	$(PY) -m pytest -m contract tests/contract
 
 # /docs in Debian's headless Chromium, driven by Playwright (no browser download).
-browser-test: $(VENV)/.synced $(CHROMIUM) ## /docs in headless Chromium (Debian: chromium)
+browser-test: $(DEV) $(CHROMIUM) ## /docs in headless Chromium (Debian: chromium)
 	$(PY) -m pytest -m browser tests/browser
 
 # Three instances behind Debian's HAProxy (deploy/haproxy/haproxy.cfg), under load: a
 # rolling restart and a killed instance (a minute and a half).
-cluster-test: $(VENV)/.synced $(HAPROXY) ## three instances behind HAProxy under load (Debian: haproxy)
+cluster-test: $(DEV) $(HAPROXY) ## three instances behind HAProxy under load (Debian: haproxy)
 	$(PY) -m pytest -m cluster tests/cluster -rP
 
 # Load, faults and hostile clients against real processes (a minute; thousands of connections).
-reliability-test: $(VENV)/.synced ## load, faults and hostile clients against real processes
+reliability-test: $(DEV) ## load, faults and hostile clients against real processes
 	$(PY) -m pytest -m reliability tests/reliability
 
 # The benchmark, and a few seconds of it on small lists with every total checked (CI).
-bench: $(VENV)/.synced $(WRK) ## the benchmark, into docs/benchmark.md (Debian: wrk; ~20 min)
+bench: $(DEV) $(WRK) ## the benchmark, into docs/benchmark.md (Debian: wrk; ~20 min)
 	$(PY) -m bench --record docs/benchmark.md --charts docs/charts
 
-soak: $(VENV)/.synced $(WRK) ## 100,000 requests on each backend (Debian: wrk)
+soak: $(DEV) $(WRK) ## 100,000 requests on each backend (Debian: wrk)
 	$(PY) -m bench --part soak
 
-bench-smoke: $(VENV)/.synced $(WRK) ## a few seconds of the benchmark, every total checked (Debian: wrk)
+bench-smoke: $(DEV) $(WRK) ## a few seconds of the benchmark, every total checked (Debian: wrk)
 	rm -rf build/smoke-charts
 	$(PY) -m bench --smoke --charts build/smoke-charts
 	@for chart in simulated-latency simulated-throughput fetch-floor; do \
@@ -102,7 +113,7 @@ bench-smoke: $(VENV)/.synced $(WRK) ## a few seconds of the benchmark, every tot
 # keep the process at 37 MB) and would reach libFuzzer's 2 GB limit within minutes.
 FUZZ_SECONDS ?= 600
 FUZZ_FLAGS := -max_total_time=60 -max_len=16384 -timeout=10 -dict=tests/fuzz/numbers.dict -artifact_prefix=.fuzz/
-fuzz: $(VENV)/.synced ## the parser under atheris for FUZZ_SECONDS
+fuzz: $(DEV) ## the parser under atheris for FUZZ_SECONDS
 	@mkdir -p .fuzz/corpus
 	@for session in $$(seq $$(( ($(FUZZ_SECONDS) + 59) / 60 ))); do \
 	  $(PY) -m tests.fuzz.parser $(FUZZ_FLAGS) .fuzz/corpus tests/fuzz/corpus > .fuzz/session.log 2>&1 \
@@ -111,7 +122,7 @@ fuzz: $(VENV)/.synced ## the parser under atheris for FUZZ_SECONDS
 	done
 
 # Mutation testing of the core modules (minutes; not part of `make test`).
-mutation: $(VENV)/.synced ## mutation testing of the core modules (~20 min)
+mutation: $(DEV) ## mutation testing of the core modules (its time: docs/reliability.md)
 	rm -rf mutants
 	$(VENV)/bin/mutmut run --max-children 2 || true
 	$(VENV)/bin/mutmut results
@@ -119,7 +130,7 @@ mutation: $(VENV)/.synced ## mutation testing of the core modules (~20 min)
 # The locked runtime packages (Pipfile.lock's default section, hashes included) against
 # pip-audit's vulnerability database: a known vulnerability fails it, and so does a package it
 # could not look up. The database cannot be reached from .ci/run's machines; Travis runs it.
-audit: $(VENV)/.synced ## pip-audit: known vulnerabilities in the locked runtime packages (network)
+audit: $(DEV) ## pip-audit: known vulnerabilities in the locked runtime packages (network)
 	@mkdir -p build
 	$(PIPENV) requirements --hash --exclude-index > build/requirements.txt
 	$(VENV)/bin/pip-audit --strict --disable-pip --progress-spinner off --requirement build/requirements.txt
@@ -129,17 +140,23 @@ container-test: ## build and check the image with podman (Debian: podman; root)
 
 # compose.yaml up with podman-compose: the exact total through HAProxy, Prometheus sees every
 # instance (installs podman and its dnsname plugin; needs root, as container-test does).
-compose-test: $(VENV)/.synced ## compose.yaml up with podman-compose (Debian: podman; root)
+compose-test: $(DEV) ## compose.yaml up with podman-compose (Debian: podman; root)
 	bash .ci/compose-check
 
 # The two set-up commands from a fresh clone, with a virtualenv active (as on Travis).
-setup-check: ## make test and make run from a fresh clone in a virtualenv
+setup-check: ## make run, then make test, from a fresh clone in a virtualenv: what each installs
 	bash .ci/setup-check
 
+# The machine's pip installs pipenv, and pipenv installs with the pip it carries: neither
+# virtualenv needs a pip of its own, which would cost seconds of the first run. pipenv's
+# modules are compiled as it imports them, not all of them at install.
 $(PIPENV):
-	@echo "First run: installing pipenv into $(TOOLS)/, then the locked dependencies into $(VENV)/ (most of a minute)"
-	$(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/pip install --quiet pipenv==$(PIPENV_VERSION)
+	@echo "First run: installing pipenv $(PIPENV_VERSION) into $(TOOLS)/"
+	$(PYTHON) -m venv --without-pip $(TOOLS)
+	$(PYTHON) -m pip --python $(TOOLS)/bin/python install --quiet --no-compile pipenv==$(PIPENV_VERSION)
+
+$(PY):
+	$(PYTHON) -m venv --without-pip $(VENV)
 
 $(WRK):
 	$(SUDO) apt-get update -qq
@@ -157,9 +174,16 @@ $(PROMETHEUS):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus
 
-$(VENV)/.synced: Pipfile.lock | $(PIPENV)
-	$(PIPENV) sync --dev
+$(RUNTIME): Pipfile.lock | $(PIPENV) $(PY)
+	@echo "Installing the $(call locked,default) runtime packages of Pipfile.lock into $(VENV)/"
+	@$(call with_progress,$(PIPENV) sync)
 	touch $@
+
+# The development sync installs the runtime packages too: both stamps are then current.
+$(DEV): Pipfile.lock | $(PIPENV) $(PY)
+	@echo "Installing the $(call locked,default) runtime and $(call locked,develop) development packages of Pipfile.lock (the checks' tools) into $(VENV)/"
+	@$(call with_progress,$(PIPENV) sync --dev)
+	touch $(RUNTIME) $@
 
 clean: ## remove .tools, .venv and the fuzzer's and mutmut's files
 	rm -rf $(TOOLS) $(VENV) mutants .fuzz

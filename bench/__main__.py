@@ -8,10 +8,11 @@ the same body; the soak, 100,000 requests on each backend with the server's memo
 descriptors and tasks compared at rest before and after; what telemetry costs, on against
 off; what the freshness windows (TOTAL_MAX_AGE) give against /healthz; compressed bodies,
 the gzipped list and a gzip bomb; a conditional fetch (304) against a full one; the request
-path's own work against the earlier code, and uvloop; WORKERS=2 against 1; and the 10M
-fetch against a bare read of its body. Each server runs as users start it, alone on CPU 0
-(both CPUs for WORKERS=2); wrk, the probe and the reference backend run on CPU 1; all
-traffic stays on 127.0.0.1. `--smoke` runs briefly on small lists, for CI.
+path's own work against the same routes bare on Quart and Hypercorn, and uvloop; WORKERS=2
+against 1; and the 10M fetch against a bare read of its body plus simdjson's parse of it.
+Each server runs as users start it, alone on CPU 0 (both CPUs for WORKERS=2); wrk, the
+probe and the reference backend run on CPU 1; all traffic stays on 127.0.0.1. `--smoke`
+runs briefly on small lists, for CI.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Every core: WORKERS=2 against WORKERS=1, /healthz and a cached /total (TOTAL_MAX_AGE),
-in interleaved rounds, each figure the median over the rounds.
+in interleaved rounds.
 
-The server may use every core here and wrk shares one of them with it; the target is at
-least 1.5x WORKERS=1's requests per second on both routes with two cores.
+The server may use every core here and wrk shares one of them with it. Target: WORKERS=2's
+slowest round at least 1.5x WORKERS=1's median requests per second, on both routes with two
+cores. The slowest round, not the median: a user gets whichever spread of connections over
+the workers the kernel makes, and a median hides the rounds where they split unevenly.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ HEALTHY = b'{"status":"ok"}'
 CACHED = {"TOTAL_MAX_AGE": "3600"}
 ROUTES = ("/healthz", "/total")
 CLIENTS = 50
+TARGET = 1.5
 
 
 def workers(log_dir: Path, smoke: bool) -> list[LoadResult]:
@@ -39,15 +42,24 @@ def workers(log_dir: Path, smoke: bool) -> list[LoadResult]:
                     result = concurrent(server.url + route, body, CLIENTS, seconds)
                     results.setdefault((number, route), []).append(result)
 
-    def rate(number: int, route: str) -> float:
-        return float(statistics.median(result.throughput for result in results[number, route]))
+    def rates(number: int, route: str) -> list[float]:
+        return [result.throughput for result in results[number, route]]
 
-    print(f"\n## WORKERS=2 against WORKERS=1: {CLIENTS} clients, medians of {rounds} rounds of {seconds:g} s")
-    print(f"\n{len(every_core)} cores for the server; wrk on one of them.")
-    print("\n| route | WORKERS=1 req/s | WORKERS=2 req/s | 2 / 1 | target |\n|---|---:|---:|---:|---|")
+    title = f"WORKERS=2 against WORKERS=1: {CLIENTS} clients, {rounds} interleaved rounds of {seconds:g} s"
+    print(f"\n## {title}")
+    print(
+        f"\n{len(every_core)} cores for the server; wrk on one of them. Target: WORKERS=2's slowest round"
+        f" / WORKERS=1's median >= {TARGET}."
+    )
+    print(
+        "\n| route | WORKERS=1 req/s, median | WORKERS=2 req/s, each round | WORKERS=2 slowest / WORKERS=1"
+        " | target |\n|---|---:|---:|---:|---|"
+    )
     for route in ROUTES:
-        one, two = rate(1, route), rate(2, route)
-        verdict = "met" if two / one >= 1.5 else "missed"
+        one, two = statistics.median(rates(1, route)), rates(2, route)
+        ratio = min(two) / one
+        verdict = "met" if ratio >= TARGET else "missed"
         name = "/total (cached)" if route == "/total" else route
-        print(f"| {name} | {one:.1f} | {two:.1f} | {two / one:.2f} | >= 1.5 ({verdict}) |")
+        each = ", ".join(f"{rate:.1f}" for rate in two)
+        print(f"| {name} | {one:.1f} | {each} | {ratio:.2f} | >= {TARGET} ({verdict}) |")
     return [result for runs in results.values() for result in runs]

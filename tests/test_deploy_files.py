@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from app.config import Config, settings
 from tests.processes import PROJECT
 
 FAKE_DOCKER = """#!/bin/sh
@@ -154,3 +156,18 @@ def test_sbom_tool_locked() -> None:
     lock = json.loads((PROJECT / "Pipfile.lock").read_text())
     assert dockerfile is not None
     assert f"=={dockerfile.group(1)}" == lock["develop"]["cyclonedx-bom"]["version"]
+
+
+def test_image_settings() -> None:
+    """The image listens on every address and logs JSON, as the README's settings table says;
+    each setting it gives is one the service accepts."""
+    runtime = (PROJECT / "Dockerfile").read_text().replace("\\\n", " ").rpartition("\nFROM ")[2]
+    given = dict(
+        pair.split("=", 1)
+        for line in runtime.splitlines()
+        if line.startswith("ENV ")
+        for pair in shlex.split(line.removeprefix("ENV "))
+    )
+    names = {declared.name for declared in settings()}
+    config = Config.from_env({name: value for name, value in given.items() if name in names})
+    assert (config.host, config.log_format) == ("0.0.0.0", "json")

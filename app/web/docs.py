@@ -75,6 +75,7 @@ class Metrics(RootModel[str]):
 
 class TotalHeaders(BaseModel):
     server_timing: str
+    x_fetch_id: str
     # With the freshness windows set (TOTAL_MAX_AGE, TOTAL_STALE_WHILE_REVALIDATE) only.
     cache_control: str | None = None
     age: str | None = None
@@ -96,6 +97,8 @@ HEADERS = {
     "Age": "With Cache-Control: whole seconds since the total's fetch ended; the total may be reused "
     "while Age is below max-age",
     "ETag": "With Cache-Control: a strong tag of the body, the same for the same total on every instance",
+    "X-Fetch-ID": "The fetch whose total (or failure) answered: its id in the service's logs; a shared "
+    "fetch's requests all name it",
     "Retry-After": "Seconds after which asking again may succeed",
     "Allow": "The methods the path takes",
 }

@@ -26,7 +26,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
-from quart import Blueprint, Quart, Response, request
+from quart import Blueprint, Quart, Response, current_app, request
 
 from app.numbers.errors import BackendError
 from app.numbers.events import FetchObserver, FetchReport, HowAnswered
@@ -89,6 +89,7 @@ TOTAL_WAITING = Gauge(
 )
 # The route whose requests wait for fetches.
 TOTAL_ROUTE = "/total"
+_EXTENSION = "total_service.metrics"
 
 blueprint = Blueprint("metrics", __name__)
 
@@ -97,6 +98,8 @@ blueprint = Blueprint("metrics", __name__)
 @docs.documented(docs.Metrics)
 async def exposition() -> Response:
     """Every metric in the Prometheus text format."""
+    metrics: FetchMetrics = current_app.extensions[_EXTENSION]
+    metrics.set_gauges()
     return Response(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
 
 
@@ -137,7 +140,8 @@ class FetchMetrics(FetchObserver):
         BREAKER_OPEN.set(0)
 
     def set_gauges(self) -> None:
-        """The gauges that change with no event, set as the loop is sampled (ten times a second)."""
+        """The gauges that change with no event: set when scraped, and as the loop is sampled
+        (another worker's scrape reads them from this worker's files)."""
         TASKS.set(len(asyncio.all_tasks()))
         BREAKER_OPEN.set(self._breaker_open_until > time.monotonic())
 
@@ -188,7 +192,7 @@ async def _sample_loop_lag(metrics: FetchMetrics) -> AsyncGenerator[None, None]:
 def init_app(app: Quart) -> FetchMetrics:
     """Count and time every request of `app`, sample its loop's lag while it serves, serve
     /metrics; the observer that turns the numbers side's events into metrics."""
-    metrics = FetchMetrics()
+    metrics = app.extensions[_EXTENSION] = FetchMetrics()
     app.before_request(_wait_begins)
     app.after_request(_count)
     app.teardown_request(_wait_ends)  # even for a request whose client went away

@@ -147,6 +147,23 @@ async def test_metrics_and_access_log_off(tmp_path: Path) -> None:
     assert process.stdout() == ""
 
 
+async def test_log_level_keeps_warnings_drops_info(tmp_path: Path) -> None:
+    """LOG_LEVEL=WARNING: the service logs a failed fetch, not the start of one; the access log
+    is not the service's own log and goes on."""
+    env = {
+        "LOG_LEVEL": "WARNING",
+        "NUMBERS_API_URL": "http://127.0.0.1:9/numbers",  # nothing listens on the discard port
+        "NUMBERS_API_RETRIES": "0",
+    }
+    with service(env, tmp_path) as process:
+        status, _, _ = await get(process.url + "/total")
+        process.stop()
+    assert status == 502
+    assert "fetch failed after" in process.stderr()
+    assert "fetching numbers" not in process.stderr()
+    assert '"GET /total 1.1" 502' in process.stdout()
+
+
 async def test_requests_share_one_fetch(tmp_path: Path) -> None:
     """Concurrent requests share one backend fetch."""
     with service({"NUMBERS_API_DELAY": "1.0", "NUMBERS_API_COUNT": "1000"}, tmp_path) as process:
@@ -331,6 +348,26 @@ async def test_grace_period_ends_in_503(backend: ServerProcess, tmp_path: Path) 
     assert "Traceback" not in process.stderr()
 
 
+async def test_grace_period_follows_the_drain(tmp_path: Path) -> None:
+    """The grace period starts when the drain ends: a fetch that outlasts GRACEFUL_TIMEOUT from
+    the signal, but not the drain and the grace period together, is answered in full."""
+    env = {
+        "NUMBERS_API_DELAY": "3",
+        "NUMBERS_API_COUNT": "1000",
+        "DRAIN_SECONDS": "2",
+        "GRACEFUL_TIMEOUT": "3",
+    }
+    with service(env, tmp_path) as process:
+        request = asyncio.create_task(get(process.url + "/total"))
+        await asyncio.to_thread(process.wait_for_log, "fetching numbers")
+        process.terminate()
+        status, _, body = await request
+        exit_code = await asyncio.to_thread(process.process.wait, 15)
+    # Counted from the signal, the grace period would have ended (503) before the fetch did.
+    assert (status, body.strip()) == (200, b'{"total":499500}')
+    assert exit_code == 0
+
+
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     with reference_backend(tmp_path_factory.mktemp("backend"), count=10_000_001) as process:
@@ -425,3 +462,45 @@ async def test_hypercorn_answers_malformed_http(
     assert b"content-length: 0" in head.lower()
     assert body == b""
     assert (await get(server.url + "/healthz"))[0] == 200
+
+
+async def exchange(server: ServerProcess, request: bytes) -> tuple[bytes, bytes]:
+    """Send `request` on a connection of its own; the answer's head and body, read until the
+    server closes the connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(request)
+    answer = await asyncio.wait_for(reader.read(), timeout=10)
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head, body
+
+
+def fillers(count: int) -> bytes:
+    return b"".join(b"X-Filler-%d: v\r\n" % n for n in range(count))
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        (b"Content-Length: 1000000000\r\n", 413),  # announced, never sent: not waited for
+        (fillers(100), 431),  # with Host: 101 headers
+    ],
+)
+async def test_refused_unread_and_closed(server: ServerProcess, headers: bytes, status: int) -> None:
+    """A request with a body, or with more than 100 headers, is refused as a problem without
+    the service reading on, and the connection is closed."""
+    head, body = await exchange(server, b"GET /total HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n")
+    assert head.startswith(b"HTTP/1.1 %d " % status)
+    fields = set(head.lower().split(b"\r\n"))
+    # Closing said, and done: `exchange` read until the server closed.
+    assert {b"connection: close", b"content-type: application/problem+json"} <= fields
+    assert json.loads(body)["status"] == status
+
+
+async def test_a_hundred_headers_served(server: ServerProcess) -> None:
+    """100 headers, Host and Connection among them, are served."""
+    head, body = await exchange(
+        server, b"GET /total HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + fillers(98) + b"\r\n"
+    )
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert body.strip() == b'{"total":%d}' % FULL_TOTAL

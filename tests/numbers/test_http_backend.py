@@ -182,6 +182,13 @@ async def test_503_answers_are_retried(backend: ServerProcess) -> None:
     assert (status, body) == (200, {"total": 45})
 
 
+@pytest.mark.parametrize("status", [502, 504])
+async def test_gateway_errors_are_retried(backend: ServerProcess, status: int) -> None:
+    """A 502 or a 504 from the backend is asked again, as a 503 is."""
+    url = f"{backend.url}/faults/flaky?fail=2&status={status}&key=retried-{status}"
+    assert await total_of(url, numbers_api_retries=2) == (200, {"total": 45}, "application/json")
+
+
 @pytest.mark.parametrize("status", [500, 404, 429])
 async def test_other_statuses_not_retried(backend: ServerProcess, status: int) -> None:
     """Error statuses other than 503 are not retried."""

@@ -50,7 +50,8 @@ async def test_total_is_documented(client: QuartClient) -> None:
     schema = ok["content"]["application/json"]["schema"]
     total = schema["properties"]["total"] if "properties" in schema else _component(spec, schema)
     assert {option["type"] for option in total["anyOf"]} == {"integer", "number"}
-    assert set(ok["headers"]) == {"X-Request-ID", "Server-Timing", "Cache-Control", "Age", "ETag"}
+    expected = {"X-Request-ID", "X-Fetch-ID", "Server-Timing", "Cache-Control", "Age", "ETag"}
+    assert set(ok["headers"]) == expected
     assert "content" not in responses["304"]
     assert set(responses["304"]["headers"]) == set(ok["headers"])
     (if_none_match,) = spec["paths"]["/total"]["get"]["parameters"]

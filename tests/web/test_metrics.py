@@ -177,3 +177,18 @@ async def test_metrics_never_touch_backend() -> None:
         assert (await client.get("/metrics")).status_code == 200
         assert (await client.get("/healthz")).status_code == 200
     assert source.fetches == 0
+
+
+async def test_metrics_off_times_nothing() -> None:
+    """With METRICS off no request is counted or timed, the loop is not sampled, and /metrics is 404."""
+    labels = {"method": "GET", "route": "/healthz", "status": "200"}
+    counted = value("http_requests_total", **labels)
+    timed = value("http_request_duration_seconds_count", **labels)
+    sampled = value("event_loop_lag_seconds_count")
+    async with serving(ListSource([]), metrics=False) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        assert (await client.get("/metrics")).status_code == 404
+        await asyncio.sleep(3 * LAG_SAMPLE_SECONDS)  # a sampler would have sampled twice by now
+    assert value("http_requests_total", **labels) == counted
+    assert value("http_request_duration_seconds_count", **labels) == timed
+    assert value("event_loop_lag_seconds_count") == sampled
