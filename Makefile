@@ -214,3 +214,10 @@ $(DEV): Pipfile.lock | $(PIPENV) $(PY)
 
 clean: ## remove .tools, .venv and the fuzzer's and mutmut's files
 	rm -rf $(TOOLS) $(VENV) mutants .fuzz
+
+# The service exporting its traces to a real OTLP collector, rotel (a binary in its PyPI wheel,
+# a dev dependency: installed by the sync, no root), with WORKERS=1 and 2, and to a collector
+# that never answers (half a minute).
+.PHONY: tracing-check
+tracing-check: $(VENV)/.synced ## traces received by a real OTLP collector (rotel, from PyPI)
+	$(PY) -m pytest -m tracing tests/tracing

@@ -14,11 +14,23 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 T = TypeVar("T")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# OpenTelemetry's samplers that the SDK builds in; the two ratio samplers read OTEL_TRACES_SAMPLER_ARG.
+SAMPLERS = (
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+    "always_on",
+    "always_off",
+    "traceidratio",
+)
+RATIO_SAMPLERS = ("parentbased_traceidratio", "traceidratio")
+# OTLP/HTTP's path for spans, below OTEL_EXPORTER_OTLP_ENDPOINT (the specification's).
+OTLP_TRACES_PATH = "/v1/traces"
 # Retries beyond this wait longer than any sensible deadline: the backoff is capped at 2 s.
 MAX_RETRIES = 10
 # Far more processes than any machine this runs on has cores: a typo, not a plan.
@@ -26,6 +38,8 @@ MAX_WORKERS = 64
 # A bearer token as RFC 6750 writes it (b64token): it goes into a header as it is.
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 # A DNS name (RFC 1123): dot-separated labels of letters, digits and inner hyphens.
+# An HTTP header's name (RFC 9110's token).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _HOST_NAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
 
 
@@ -133,6 +147,47 @@ def _log_format(raw: str) -> str:
     if raw not in ("text", "json"):
         raise ValueError(raw)
     return raw
+
+
+def _boolean(raw: str) -> bool:
+    # OpenTelemetry's booleans: true or false, in any case.
+    if raw.lower() not in ("true", "false"):
+        raise ValueError(raw)
+    return raw.lower() == "true"
+
+
+def _service_name(raw: str) -> str:
+    if not raw or len(raw) > 255 or not raw.isprintable():
+        raise ValueError(raw)
+    return raw
+
+
+def _otlp_headers(raw: str) -> tuple[tuple[str, str], ...]:
+    """`key=value` pairs separated by commas, values percent-encoded (the OTLP exporter's format)."""
+    if not raw:
+        return ()
+    pairs = []
+    for item in raw.split(","):
+        key, equals, value = item.partition("=")
+        if not equals or not _HEADER_NAME.fullmatch(key.strip()):
+            raise ValueError("not key=value pairs")
+        pairs.append((key.strip(), unquote(value.strip())))
+    return tuple(pairs)
+
+
+def _sampler(raw: str) -> str:
+    if raw not in SAMPLERS:
+        raise ValueError(raw)
+    return raw
+
+
+def _ratio(raw: str) -> float | None:
+    if not raw:
+        return None
+    ratio = float(raw)
+    if not 0 <= ratio <= 1:  # NaN too
+        raise ValueError(raw)
+    return ratio
 
 
 def _switch(raw: str) -> bool:
@@ -268,6 +323,59 @@ class Config:
         "on or off",
         "`off`: no request timing or loop sampling, and `/metrics` is 404",
     )
+    # Traces are on when a collector is named and the SDK is not disabled (app.web.traces).
+    otel_exporter_otlp_endpoint: str | None = setting(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "",
+        _http_url,
+        "an http:// or https:// URL",
+        "an OTLP/HTTP collector: spans go to `<URL>/v1/traces` (unset, with the next one: no traces, "
+        "and OpenTelemetry is not even loaded)",
+    )
+    otel_exporter_otlp_traces_endpoint: str | None = setting(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "",
+        _http_url,
+        "an http:// or https:// URL",
+        "the whole URL spans go to, in place of the one above",
+    )
+    otel_exporter_otlp_headers: tuple[tuple[str, str], ...] = setting(
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "",
+        _otlp_headers,
+        "key=value pairs separated by commas",
+        "headers sent with every export, such as a vendor's API key; never logged or shown",
+        secret=True,
+    )
+    otel_sdk_disabled: bool = setting(
+        "OTEL_SDK_DISABLED",
+        "false",
+        _boolean,
+        "true or false",
+        "`true`: no traces, whatever the other `OTEL_` variables say",
+    )
+    otel_service_name: str = setting(
+        "OTEL_SERVICE_NAME",
+        "total-service",
+        _service_name,
+        "1 to 255 printable characters",
+        "the `service.name` of the spans",
+    )
+    otel_traces_sampler: str = setting(
+        "OTEL_TRACES_SAMPLER",
+        "parentbased_always_on",
+        _sampler,
+        "one of " + ", ".join(SAMPLERS),
+        "which requests are traced: `parentbased_` follows a caller's `traceparent`, else the rest "
+        "of the name decides",
+    )
+    otel_traces_sampler_arg: float | None = setting(
+        "OTEL_TRACES_SAMPLER_ARG",
+        "",
+        _ratio,
+        "a number from 0 to 1",
+        "the share of traces the `traceidratio` samplers keep (unset: all)",
+    )
 
     def __post_init__(self) -> None:
         # Settings that are each valid but cannot work together are refused like a bad value.
@@ -278,6 +386,23 @@ class Config:
                 "NUMBERS_API_URL holds credentials and NUMBERS_API_TOKEN is set: "
                 "the backend takes one of the two, so set only one"
             )
+        # An argument the sampler ignores would sample all while the operator meant a share.
+        if self.otel_traces_sampler_arg is not None and self.otel_traces_sampler not in RATIO_SAMPLERS:
+            raise ConfigError(
+                f"OTEL_TRACES_SAMPLER_ARG is set but OTEL_TRACES_SAMPLER ({self.otel_traces_sampler}) "
+                "takes no argument: set it to parentbased_traceidratio or traceidratio"
+            )
+
+    @property
+    def otel_traces_url(self) -> str | None:
+        """Where spans are exported to; None when tracing is off."""
+        if self.otel_sdk_disabled:
+            return None
+        if self.otel_exporter_otlp_traces_endpoint:
+            return self.otel_exporter_otlp_traces_endpoint
+        if self.otel_exporter_otlp_endpoint:
+            return self.otel_exporter_otlp_endpoint.rstrip("/") + OTLP_TRACES_PATH
+        return None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:

@@ -6,13 +6,14 @@ backend (the default configuration); the reference HTTP backend serving the same
 integers, whitespace), each timed against the naive baseline and against a bare transfer of
 the same body; the soak, 100,000 requests on each backend with the server's memory,
 descriptors and tasks compared at rest before and after; what telemetry costs, on against
-off; what the freshness windows (TOTAL_MAX_AGE) give against /healthz; compressed bodies,
-the gzipped list and a gzip bomb; a conditional fetch (304) against a full one; the request
-path's own work against the same routes bare on Quart and Hypercorn, and uvloop; WORKERS=2
-against 1; and the 10M fetch against a bare read of its body plus simdjson's parse of it.
-Each server runs as users start it, alone on CPU 0 (both CPUs for WORKERS=2); wrk, the
-probe and the reference backend run on CPU 1; all traffic stays on 127.0.0.1. `--smoke`
-runs briefly on small lists, for CI.
+off; what tracing costs, off against no OpenTelemetry at all and on at 100% and 10%; what the
+freshness windows (TOTAL_MAX_AGE) give against /healthz; compressed bodies, the gzipped list
+and a gzip bomb; a conditional fetch (304) against a full one; the request path's own work
+against the same routes bare on Quart and Hypercorn, and uvloop; WORKERS=2 against 1; and the
+10M fetch against a bare read of its body plus simdjson's parse of it. Each server runs as
+users start it, alone on CPU 0 (both CPUs for WORKERS=2); wrk, the probe and the reference
+backend run on CPU 1; all traffic stays on 127.0.0.1. `--smoke` runs briefly on small lists,
+for CI.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from bench.probe import Probe
 from bench.request_cost import request_cost
 from bench.soak import soak
 from bench.telemetry_cost import telemetry_cost
+from bench.tracing_cost import tracing_cost
 from bench.workers import workers
 from tests.processes import ServerProcess, reference_backend
 from tools.reference_backend import KINDS
@@ -311,6 +313,7 @@ PARTS: dict[str, Part] = {
     "bodies": lambda log_dir, smoke, _: bodies(log_dir, smoke),
     "soak": lambda log_dir, smoke, _: soak(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
     "telemetry": lambda log_dir, smoke, _: telemetry_cost(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
+    "tracing": lambda log_dir, smoke, _: tracing_cost(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
     "freshness": lambda log_dir, smoke, _: freshness(log_dir, smoke, SERVER_CPUS),
     "compressed": lambda log_dir, smoke, _: compressed(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
     "conditional": lambda log_dir, smoke, _: conditional(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),

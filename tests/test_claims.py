@@ -361,6 +361,60 @@ CLAIMS: dict[str, list[tuple[str, str]]] = {
         ("tests/e2e/test_service.py::test_metrics_and_access_log_off", "off: /metrics 404, a real process"),
         ("tests/web/test_metrics.py::test_metrics_off_times_nothing", "off: no timing, no loop sampling"),
     ],
+    "OTEL_EXPORTER_OTLP_ENDPOINT": [
+        ("tests/test_config_tracing.py::TestSwitch::test_off_by_default", "unset: no traces"),
+        (
+            "tests/test_config_tracing.py::TestSwitch::test_base_endpoint_gets_the_traces_path",
+            "<URL>/v1/traces",
+        ),
+        (
+            "tests/web/test_traces.py::test_tracing_off_loads_no_opentelemetry",
+            "off: OpenTelemetry not loaded",
+        ),
+        (
+            "tests/tracing/test_receiver.py::test_traces_reach_a_real_collector",
+            "make tracing-check: a real collector gets the spans",
+        ),
+    ],
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": [
+        (
+            "tests/test_config_tracing.py::TestSwitch::test_traces_endpoint_used_as_given",
+            "the whole URL, as given",
+        ),
+    ],
+    "OTEL_EXPORTER_OTLP_HEADERS": [
+        (
+            "tests/web/test_traces.py::TestExport::test_otlp_http_with_the_configured_headers",
+            "sent with each export",
+        ),
+        ("tests/test_config_tracing.py::TestHeaders::test_kept_out_of_repr", "never shown"),
+        ("tests/test_config_tracing.py::TestHeaders::test_malformed_not_quoted", "nor quoted in an error"),
+    ],
+    "OTEL_SDK_DISABLED": [
+        ("tests/test_config_tracing.py::TestSwitch::test_sdk_disabled_wins", "true: off, whatever the rest"),
+    ],
+    "OTEL_SERVICE_NAME": [
+        (
+            "tests/tracing/test_receiver.py::test_traces_reach_a_real_collector",
+            "make tracing-check: the spans' service.name",
+        ),
+        ("tests/test_config_tracing.py::TestValues::test_bad_value_names_variable", "a bad name refused"),
+    ],
+    "OTEL_TRACES_SAMPLER": [
+        (
+            "tests/web/test_traces.py::TestSampling::test_ratio_decides_roots_and_follows_callers",
+            "parentbased_",
+        ),
+        ("tests/web/test_traces.py::TestSampling::test_plain_ratio_ignores_callers", "the rest of the name"),
+        ("tests/web/test_traces.py::TestSampling::test_default_samples_every_root", "the default"),
+    ],
+    "OTEL_TRACES_SAMPLER_ARG": [
+        ("tests/test_config_tracing.py::TestValues::test_ratio_at_the_edges", "a share from 0 to 1"),
+        (
+            "tests/web/test_traces.py::TestSampling::test_unsampled_root_exports_nothing_sampled_caller_its_request",
+            "the ratio decides what is exported",
+        ),
+    ],
 }
 
 

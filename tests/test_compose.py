@@ -23,6 +23,11 @@ def compose() -> dict[str, Any]:
     return loaded
 
 
+def interpolated(environment: dict[str, str]) -> dict[str, str]:
+    """An instance's environment as compose gives it with nothing set: `${NAME:-default}` is its default."""
+    return {name: re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value) for name, value in environment.items()}
+
+
 def haproxy_check_seconds() -> float:
     """How long HAProxy takes at most to take a failing instance out: interval x fall count."""
     config = (PROJECT / "deploy" / "haproxy" / "haproxy.cfg").read_text()
@@ -35,7 +40,7 @@ def test_drain_outlasts_haproxy_check() -> None:
     """Every instance drains for longer than HAProxy takes to notice."""
     services = compose()["services"]
     for name in INSTANCES:
-        config = Config.from_env(services[name]["environment"])
+        config = Config.from_env(interpolated(services[name]["environment"]))
         assert config.drain_seconds > haproxy_check_seconds()
 
 
@@ -56,11 +61,21 @@ def test_ports_on_loopback_only() -> None:
         assert all(port.startswith("127.0.0.1:") for port in service.get("ports", []))
 
 
-def test_grafana_only_with_its_profile() -> None:
-    """A plain `up` (and `make compose-test`, where its image cannot be pulled) leaves Grafana out."""
+def test_grafana_and_jaeger_only_with_their_profiles() -> None:
+    """A plain `up` (and `make compose-test`, where their images cannot be pulled) leaves Grafana
+    and Jaeger out."""
     services = compose()["services"]
     profiled = {name: service["profiles"] for name, service in services.items() if "profiles" in service}
-    assert profiled == {"grafana": ["grafana"]}
+    assert profiled == {"grafana": ["grafana"], "jaeger": ["tracing"]}
+
+
+def test_traces_off_unless_a_collector_is_named() -> None:
+    """The instances trace nothing by default, and send to Jaeger's OTLP port when told to."""
+    environment = compose()["services"][INSTANCES[0]]["environment"]
+    assert Config.from_env(interpolated(environment)).otel_traces_url is None
+    named = {**environment, "OTEL_EXPORTER_OTLP_ENDPOINT": "http://jaeger:4318"}
+    assert Config.from_env(named).otel_traces_url == "http://jaeger:4318/v1/traces"
+    assert compose()["services"]["jaeger"]["environment"]["JAEGER_LISTEN_HOST"] == "0.0.0.0"
 
 
 def test_grafana_image_pinned() -> None:

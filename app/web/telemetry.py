@@ -1,6 +1,6 @@
 """The observers of the numbers side, registered in one place: log lines always, metrics when
-METRICS is on. Each subscribes to the events of app.numbers.events; none is called by name
-from the numbers side.
+METRICS is on, spans when the OTEL_* settings name a collector. Each subscribes to the events
+of app.numbers.events; none is called by name from the numbers side.
 """
 
 from __future__ import annotations
@@ -60,10 +60,16 @@ class FetchLog(FetchObserver):
 
 
 def init_app(app: Quart, config: Config) -> FetchObserver:
-    """Give `app` its request records and, with METRICS on, its metrics; the observers the
-    numbers side reports to."""
+    """Give `app` its request records and, with METRICS on, its metrics, and with tracing on
+    its spans; the observers the numbers side reports to."""
     request_context.init_app(app)  # first: every later hook, and the access log, reads the record
     observers: list[FetchObserver] = [FetchLog()]
+    if config.otel_traces_url is not None:
+        # Imported only now: with tracing off, OpenTelemetry is not loaded at all.
+        from app.web import traces
+
+        # First: a fetch's span is current before the fetch's first log line, which then names it.
+        observers.insert(0, traces.init_app(app, config))
     if config.metrics:
         observers.append(metrics.init_app(app))
     return Observers(observers)
