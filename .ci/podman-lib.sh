@@ -77,14 +77,19 @@ stand_in() {
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
     --dpkgopt='path-exclude=/usr/share/doc/*' \
     --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
-    "${debootstrap[@]}" "$suite" - "$sources" 2>"$log" |
-    podman import --change 'ENV LANG=C.UTF-8' "${import[@]}" - "$image" >/dev/null
+    "${debootstrap[@]}" "$suite" "$log.tar" "$sources" 2>"$log"
+  # Imported only once whole: a failed build leaves no image for the next run to take.
+  podman import --change 'ENV LANG=C.UTF-8' "${import[@]}" "$log.tar" "$image" >/dev/null
+  rm -f "$log.tar"
 }
 
 # python_stand_in LOG: the python:3.X-slim image the Dockerfile's FROM names, made from the
 # Debian release that ships that Python (3.11: bookworm, 3.13: trixie, as the official images).
-# Like the official image: python/pip on PATH, pip allowed to install system-wide; it also
-# trusts this network's extra CA certificates so that pip inside the build can reach the index.
+# Like the official image: python and pip on PATH, pip under /usr/local (installed from the
+# wheel python3-venv carries: Debian's python3-pip would bring Debian's packaging, which pip
+# cannot upgrade for pipenv, and Debian's ensurepip refuses the system Python), allowed to
+# install system-wide; it also trusts this network's extra CA certificates so
+# that pip inside the build can reach the index.
 python_stand_in() {
   local image suite
   image=$(awk '/^FROM python:/ {print $2; exit}' Dockerfile)
@@ -93,9 +98,10 @@ python_stand_in() {
     python:3.13-slim) suite=trixie ;;
     *) echo "no Debian release known to ship the Python of $image" >&2; return 1 ;;
   esac
-  stand_in "docker.io/library/$image" python3,python3-pip,python3-venv,ca-certificates "$1" --suite="$suite" \
+  stand_in "docker.io/library/$image" python3,python3-venv,ca-certificates "$1" --suite="$suite" \
     --customize-hook='rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED' \
-    --customize-hook='ln -sf python3 "$1"/usr/bin/python; ln -sf pip3 "$1"/usr/bin/pip' \
+    --customize-hook='chroot "$1" sh -c '"'"'wheel=$(ls /usr/share/python-wheels/pip-*.whl) && python3 "$wheel/pip" install --quiet --no-index --ignore-installed --root-user-action=ignore "$wheel"'"'"'' \
+    --customize-hook='ln -sf python3 "$1"/usr/bin/python' \
     --customize-hook='cp /usr/local/share/ca-certificates/*.crt "$1"/usr/local/share/ca-certificates/ 2>/dev/null || true; chroot "$1" update-ca-certificates >/dev/null' \
     --change='ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt' \
     --change='ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' \
