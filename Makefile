@@ -164,7 +164,7 @@ compose-test: $(DEV) ## compose.yaml up with podman-compose (Debian: podman; roo
 	bash .ci/compose-check
 
 # The two set-up commands on Debian 13's own Python 3.13, as a user without root, in a Debian
-# root made with mmdebstrap (about 8 minutes; Python 3.12 is tested by GitHub Actions).
+# root made with mmdebstrap (about 5 minutes; Python 3.12 is tested by GitHub Actions).
 python-matrix: ## make test and make run on Debian 13's Python 3.13, in a root of its own (root)
 	bash .ci/python-matrix
 
