@@ -49,8 +49,10 @@ DEV := $(VENV)/.synced
 with_progress = ( while sleep 5; do echo "  ... still installing: $$(ls -d $(VENV)/lib/python*/site-packages/*.dist-info 2>/dev/null | wc -l) packages in $(VENV)/ so far"; done ) & ticker=$$!; $(1); status=$$?; kill $$ticker; exit $$status
 # How many packages a section of Pipfile.lock lists ("default" or "develop"), for the messages.
 locked = $(shell $(PYTHON) -c 'import json; print(len(json.load(open("Pipfile.lock"))["$(1)"]))')
-# The benchmark's load generator, from Debian's packages (root here; sudo elsewhere).
+# The benchmark's load generators, from Debian's packages (root here; sudo elsewhere): wrk for
+# HTTP/1.1, h2load (nghttp2-client) for HTTP/2.
 WRK := /usr/bin/wrk
+H2LOAD := /usr/bin/h2load
 PROMETHEUS := /usr/bin/prometheus
 CHROMIUM := /usr/bin/chromium
 HAPROXY := /usr/sbin/haproxy
@@ -114,13 +116,13 @@ reliability-test: $(DEV) ## load, faults and hostile clients against real proces
 	$(PY) -m pytest -m reliability tests/reliability
 
 # The benchmark, and a few seconds of it on small lists with every total checked (CI).
-bench: $(DEV) $(WRK) ## the benchmark, into docs/benchmark.md (Debian: wrk; ~20 min)
+bench: $(DEV) $(WRK) $(H2LOAD) ## the benchmark, into docs/benchmark.md (Debian: wrk, nghttp2-client; ~20 min)
 	$(PY) -m bench --record docs/benchmark.md --charts docs/charts
 
 soak: $(DEV) $(WRK) ## 100,000 requests on each backend (Debian: wrk)
 	$(PY) -m bench --part soak
 
-bench-smoke: $(DEV) $(WRK) ## a few seconds of the benchmark, every total checked (Debian: wrk)
+bench-smoke: $(DEV) $(WRK) $(H2LOAD) ## a few seconds of the benchmark, every total checked (Debian: wrk, nghttp2-client)
 	rm -rf build/smoke-charts
 	$(PY) -m bench --smoke --charts build/smoke-charts
 	@for chart in simulated-latency simulated-throughput fetch-floor; do \
@@ -186,6 +188,10 @@ $(PY):
 $(WRK):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk
+
+$(H2LOAD):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nghttp2-client
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq

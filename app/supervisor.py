@@ -1,5 +1,10 @@
-"""WORKERS > 1: a supervisor holds the listening socket and keeps WORKERS worker processes
-(`python -m app.worker`) serving it, with one set of metrics and one lifecycle.
+"""WORKERS > 1: a supervisor holds one listening socket per worker on the same address
+(SO_REUSEPORT, so that the kernel spreads new connections over them) and keeps WORKERS worker
+processes (`python -m app.worker`) serving them, with one set of metrics and one lifecycle.
+
+The sockets live as long as the supervisor: a worker that exits is replaced on its own socket,
+and the connections queued there meanwhile wait for the replacement rather than being reset.
+On the way out the supervisor lets go of them first, so that each closes with its worker.
 
 SIGTERM and SIGINT are passed on to every worker, which drains and stops as a single process
 does (app.serve; a second signal ends the drain at once); the supervisor exits once every
@@ -34,6 +39,8 @@ POLL_SECONDS = 0.1
 PUBLISH_SECONDS = 1.0
 # A worker that cannot start (a broken install) is started again at most this often.
 RESTART_SECONDS = 1.0
+# Connections each socket queues before its worker accepts them: Hypercorn's backlog.
+BACKLOG = 100
 
 RESTARTS = Counter("worker_restarts", "Worker processes that exited on their own and were replaced")
 WORKERS = Gauge("workers", "Worker processes running", multiprocess_mode="livesum")
@@ -58,10 +65,10 @@ INSTANCE = {
 class Supervisor:
     """Starts WORKERS workers on the listening socket, replaces those that exit, stops them all."""
 
-    def __init__(self, config: Config, listen_fd: int) -> None:
+    def __init__(self, config: Config, listeners: list[socket.socket]) -> None:
         self.workers = config.workers
-        self.listen_fd = listen_fd
-        self.running: dict[int, subprocess.Popen[bytes]] = {}
+        self.listeners = listeners  # worker slot -> its socket
+        self.running: dict[int, tuple[subprocess.Popen[bytes], int]] = {}  # pid -> worker, slot
         self.stopping = False
         self.exit_codes: list[int] = []
         self._last_start = 0.0
@@ -70,32 +77,39 @@ class Supervisor:
         """Keep WORKERS workers until a signal, then wait for all to exit; the exit status."""
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        for _ in range(self.workers):
-            self._start()
+        for slot in range(self.workers):
+            self._start(slot)
         published = 0.0
         while not self.stopping or self.running:
+            if self.stopping:
+                # Each socket now closes when its worker closes its copy, after the drain: new
+                # connections are then refused at once, not queued where no worker takes them.
+                for listener in self.listeners:
+                    listener.close()
             self._reap()
             replace_due = time.monotonic() - self._last_start >= RESTART_SECONDS
-            if not self.stopping and len(self.running) < self.workers and replace_due:
-                self._start()
+            idle = sorted(set(range(self.workers)) - {slot for _, slot in self.running.values()})
+            if not self.stopping and idle and replace_due:
+                self._start(idle[0])
             if time.monotonic() - published >= PUBLISH_SECONDS:
                 self._publish()
                 published = time.monotonic()
             time.sleep(POLL_SECONDS)
         return 0 if not any(self.exit_codes) else 1
 
-    def _start(self) -> None:
+    def _start(self, slot: int) -> None:
+        listen_fd = self.listeners[slot].fileno()
         # bandit's B603: the command is this interpreter and module, with no input in it.
         worker = subprocess.Popen(  # nosec B603
-            [sys.executable, "-m", "app.worker", str(self.listen_fd)],
-            pass_fds=(self.listen_fd,),
+            [sys.executable, "-m", "app.worker", str(listen_fd)],
+            pass_fds=(listen_fd,),
             process_group=0,  # a terminal's Ctrl-C reaches the supervisor alone, which passes it on
         )
-        self.running[worker.pid] = worker
+        self.running[worker.pid] = (worker, slot)
         self._last_start = time.monotonic()
 
     def _reap(self) -> None:
-        for pid, worker in list(self.running.items()):
+        for pid, (worker, _) in list(self.running.items()):
             code = worker.poll()
             if code is None:
                 continue
@@ -123,7 +137,7 @@ class Supervisor:
         if not self.stopping:
             log.info("%s: stopping %d workers", name, len(self.running))
         self.stopping = True
-        for worker in self.running.values():
+        for worker, _ in self.running.values():
             worker.send_signal(number)
 
 
@@ -133,17 +147,37 @@ def _process_figures(pid: int) -> Iterator[tuple[str, float]]:
             yield sample.name, sample.value
 
 
-def supervise(config: Config) -> int:
-    """Bind HOST:PORT, run WORKERS workers on it until signalled; the exit status."""
-    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+def listen(config: Config) -> list[socket.socket]:
+    """WORKERS sockets listening on HOST:PORT together (SO_REUSEPORT), inherited by the workers.
+
+    Raises OSError if the address is in use, even by sockets that would share it: another
+    instance with WORKERS > 1 (same user) would otherwise join this one's and take a share of
+    its connections."""
+    address, family = (config.host, config.port), socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    socket.create_server(address, family=family).close()  # the one that does not share
+    listeners: list[socket.socket] = []
     try:
-        listener = socket.create_server((config.host, config.port), family=family)
+        for _ in range(config.workers):
+            listener = socket.create_server(address, family=family, backlog=BACKLOG, reuse_port=True)
+            listener.set_inheritable(True)
+            listeners.append(listener)
+    except OSError:
+        for listener in listeners:
+            listener.close()
+        raise
+    return listeners
+
+
+def supervise(config: Config) -> int:
+    """Listen on HOST:PORT, run WORKERS workers on it until signalled; the exit status."""
+    try:
+        listeners = listen(config)
     except OSError as error:  # the address cannot be bound: in use, or not this machine's
         print(f"total-service: cannot serve on {config.host}:{config.port}: {error}", file=sys.stderr)
         return 1
     log.info("%d workers serving %s:%d", config.workers, config.host, config.port)
-    listener.set_inheritable(True)
     try:
-        return Supervisor(config, listener.fileno()).run()
+        return Supervisor(config, listeners).run()
     finally:
-        listener.close()
+        for listener in listeners:
+            listener.close()

@@ -38,14 +38,14 @@ from bench.compressed import compressed
 from bench.conditional import conditional
 from bench.fetch_floor import fetch_floor
 from bench.freshness import freshness
-from bench.load import LoadResult, bare_transfer, concurrent, percentile, sequential
+from bench.load import LoadResult, bare_transfer, concurrent, sequential
 from bench.memory import PeakRss
-from bench.probe import Probe
 from bench.request_cost import request_cost
 from bench.soak import soak
 from bench.telemetry_cost import telemetry_cost
 from bench.tracing_cost import tracing_cost
 from bench.workers import workers
+from tests.probe import Probe, percentile
 from tests.processes import ServerProcess, reference_backend
 from tools.reference_backend import KINDS
 
@@ -180,7 +180,10 @@ def print_ratios(
         cells = [f"{ours.p50 / seconds:.3f}", f"{ours.throughput * seconds / scenario.clients:.3f}"]
         for other in results[1:]:
             theirs = other[index]
-            cells += [f"{ours.p50 / theirs.p50:.2f}", f"{ours.throughput / theirs.throughput:.1f}"]
+            if theirs.requests:
+                cells += [f"{ours.p50 / theirs.p50:.2f}", f"{ours.throughput / theirs.throughput:.1f}"]
+            else:  # it answered nothing in the run: no ratio to it
+                cells += ["none answered"] * 2
         print(f"| {scenario.name} | " + " | ".join(cells) + " |")
 
 

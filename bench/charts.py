@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from bench.load import LoadResult
-from bench.probe import INTERVAL
+from tests.probe import INTERVAL
 
 PERCENTILES = (("p50", 0.50), ("p90", 0.90), ("p99", 0.99))
 

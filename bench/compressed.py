@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from app.config import Config
-from bench.load import LoadResult, bare_transfer, percentile, sequential
-from bench.probe import Probe
+from bench.load import LoadResult, bare_transfer, sequential
+from tests.probe import Probe, percentile
 from tests.processes import ServerProcess, reference_backend
 
 REQUESTS = 10

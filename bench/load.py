@@ -17,6 +17,8 @@ from http.client import HTTPConnection
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tests.probe import percentile
+
 WRK_SCRIPT = Path(__file__).with_name("check_total.lua")
 
 
@@ -37,14 +39,6 @@ class LoadResult:
     @property
     def throughput(self) -> float:
         return self.requests / self.duration if self.duration else 0.0
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """The `fraction` quantile of `values` by nearest rank; NaN when there are none."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))]
 
 
 def _path(url: str) -> str:

@@ -13,8 +13,8 @@ import statistics
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bench.load import LoadResult, concurrent, percentile
-from bench.probe import Probe
+from bench.load import LoadResult, concurrent
+from tests.probe import Probe, percentile
 from tests.processes import service
 
 HEALTHY = b'{"status":"ok"}'

@@ -226,18 +226,21 @@ def _head_of(get: dict[str, Any]) -> dict[str, Any]:
 
 
 def _options_of(operations: dict[str, Any]) -> dict[str, Any]:
-    """OPTIONS: the methods the path takes, in Allow; no body."""
+    """OPTIONS: 204 with the methods the path takes in Allow, and the problems of every route."""
+    get = next(iter(operations.values()))
+    problems = {status: answer for status, answer in get["responses"].items() if status in EVERY_ROUTE}
     return {
         "summary": "The methods this path takes",
-        "operationId": "options" + next(iter(operations.values()))["operationId"].removeprefix("get"),
+        "operationId": "options" + get["operationId"].removeprefix("get"),
         "responses": {
-            200: {
-                "description": "The methods this path takes, in Allow.",
+            204: {
+                "description": "The methods this path takes, in Allow; no body.",
                 "headers": {
                     name: {"description": HEADERS[name], "schema": {"type": "string"}}
                     for name in ("X-Request-ID", "Allow")
                 },
-            }
+            },
+            **problems,
         },
     }
 

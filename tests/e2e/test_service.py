@@ -445,7 +445,8 @@ async def test_sigterm_after_hostile_body(
     ("request_bytes", "status"),
     [
         (b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400),
-        (b"GET /total HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n", 431),
+        # Past what Hypercorn buffers of a head (app.serve.HEAD_READ_LIMIT, read 64 KiB at a time).
+        (b"GET /total HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n", 431),
     ],
 )
 async def test_hypercorn_answers_malformed_http(

@@ -1,11 +1,13 @@
-"""WORKERS=2 end to end: one port, one set of metrics, one lifecycle."""
+"""WORKERS=2 end to end: one port (a socket per worker), one set of metrics, one lifecycle."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import re
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +16,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.processes import ServerProcess
+from tests.processes import PROJECT, ServerProcess
 
 FULL_TOTAL = 50000005000000
 TWO = {"WORKERS": "2", "NUMBERS_API_DELAY": "1.0"}
@@ -133,3 +135,80 @@ def test_ctrl_c_reaches_supervisor_alone(tmp_path: Path) -> None:
     assert exit_code == 0
     assert server.stderr().count("SIGINT: draining for 2 s") == 2
     assert drained_for >= 2.0
+
+
+def serving_pids(server: ServerProcess) -> dict[int, int]:
+    """The worker that answered each client port, from the access log ("[pid] [INFO] ip:port ...")."""
+    lines = re.finditer(r"\] \[(\d+)\] \[INFO\] [\d.]+:(\d+) ", server.stdout())
+    return {int(found[2]): int(found[1]) for found in lines}
+
+
+async def test_keep_alive_connections_spread(two_workers: ServerProcess) -> None:
+    """40 keep-alive connections opened at once land on both workers, each taking a share
+    (one shared socket left them all with whichever worker woke first, in half the runs)."""
+    connector = aiohttp.TCPConnector(limit=40)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def healthz() -> int:
+            async with session.get(two_workers.url + "/healthz") as response:
+                return response.status
+
+        for _ in range(3):  # the same 40 connections, kept
+            assert await asyncio.gather(*(healthz() for _ in range(40))) == [200] * 40
+    await asyncio.sleep(0.2)  # the access log is written just after each answer
+    served = serving_pids(two_workers)
+    assert len(served) >= 40  # aiohttp may open a few more than it keeps
+    shares = [list(served.values()).count(pid) for pid in set(served.values())]
+    # Spread by a hash of each connection's addresses: fewer than 5 of 40 on one worker would
+    # happen about once in ten million runs.
+    assert len(shares) == 2
+    assert min(shares) >= 5
+
+
+async def test_worker_replaced_under_load_loses_nothing(tmp_path: Path) -> None:
+    """Clients keep connecting while each worker in turn stops (SIGTERM) and is replaced on its
+    own socket: every request is answered, those queued on the socket of a worker gone wait
+    for its replacement."""
+    with start_two({**TWO, "NUMBERS_API_DELAY": "0"}, tmp_path) as server:
+        stop = asyncio.Event()
+        connector = aiohttp.TCPConnector(force_close=True, limit=0)  # a new connection each
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def client() -> list[int]:
+                statuses = []
+                while not stop.is_set():
+                    async with session.get(server.url + "/healthz") as response:
+                        statuses.append(response.status)
+                return statuses
+
+            clients = [asyncio.ensure_future(client()) for _ in range(10)]
+            for replaced, victim in enumerate(sorted(workers_of(server)), start=1):
+                await asyncio.sleep(0.5)
+                os.kill(victim, signal.SIGTERM)
+
+                def replacement_serves(count: int = 2 + replaced) -> bool:
+                    return server.stderr().count("Running on") == count
+
+                await asyncio.to_thread(wait_for, replacement_serves)
+            await asyncio.sleep(0.5)
+            stop.set()
+            statuses = [status for statuses in await asyncio.gather(*clients) for status in statuses]
+        assert server.scraped("worker_restarts_total") == 2
+    assert statuses
+    assert set(statuses) == {200}
+
+
+def test_address_in_use_by_workers(two_workers: ServerProcess) -> None:
+    """A second instance with WORKERS > 1 on the port stops with exit code 1, rather than
+    joining the first one's sockets and taking a share of its connections."""
+    result = subprocess.run(
+        [sys.executable, "-m", "app"],
+        cwd=PROJECT,
+        env={"PORT": str(two_workers.port), "PATH": "", "WORKERS": "2"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"total-service: cannot serve on 127.0.0.1:{two_workers.port}: ")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -13,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from app.config import Config
+from app.protocols import SEND_STALL_SECONDS
 from app.serve import KEEP_ALIVE_SECONDS, hypercorn_config
+from app.web.docs import SWAGGER_UI_FILES
 from app.web.problems import MAX_HEADERS
 from tests.processes import LOOPBACK, ServerProcess, service
 
@@ -244,3 +247,57 @@ async def test_unusual_paths_have_a_defined_answer(server: ServerProcess, path: 
         assert body == TOTAL
     else:
         assert b"application/problem+json" in head
+
+
+async def unread_connection(port: int, data: bytes) -> tuple[float, bytes]:
+    """Send `data` on a connection whose client reads nothing (a 4 KiB receive buffer, so that
+    the server's answers back up at once) until SEND_STALL_SECONDS and a second have passed,
+    then reads to the end: how long the server kept the connection, and what it sent."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (LOOPBACK, port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    started = time.monotonic()
+    writer.write(data)
+    await writer.drain()
+    await asyncio.sleep(SEND_STALL_SECONDS + 1)
+    received = bytearray()
+    try:
+        while chunk := await asyncio.wait_for(reader.read(1 << 20), 2 * KEEP_ALIVE_SECONDS):
+            received += chunk
+    except ConnectionError:
+        pass
+    writer.close()
+    return time.monotonic() - started, bytes(received)
+
+
+# Swagger UI's 1.4 MB script, asked for five times on one connection: more than the kernel's
+# buffers take (4 MB here), so that the server's writes wait for the client.
+BUNDLES = 5
+BUNDLE = b"GET /docs/assets/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n"
+BUNDLE_END = (SWAGGER_UI_FILES / "swagger-ui-bundle.js").read_bytes()[-40:]
+
+
+async def test_client_that_stops_reading_is_cut(server: ServerProcess) -> None:
+    """A client that stops reading its answers has its connection ended once a write has
+    waited SEND_STALL_SECONDS: it gets a part of what it asked for and the end (Hypercorn alone
+    kept the connection, and its app task, until the client read everything)."""
+    async with normal_client_alongside(server.port):
+        kept, received = await unread_connection(server.port, BUNDLE * BUNDLES)
+    assert received.startswith(b"HTTP/1.1 200 ")
+    assert received.count(BUNDLE_END) < BUNDLES
+    assert kept < SEND_STALL_SECONDS + 1 + 2 * KEEP_ALIVE_SECONDS
+
+
+async def test_pipelined_requests_answered_in_turn(server: ServerProcess) -> None:
+    """10,000 requests pipelined by a client that reads: answered in turn while another client
+    is served as usual, up to keep_alive_max_requests, after which the connection is closed."""
+    limit = hypercorn_config(Config()).keep_alive_max_requests
+    async with normal_client_alongside(server.port):
+        reader, writer = await asyncio.open_connection(LOOPBACK, server.port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 10_000)
+        answers = await asyncio.wait_for(reader.read(), 60)  # to the server's close
+        writer.close()
+    assert answers.count(b"HTTP/1.1 200 ") == answers.count(b'{"status":"ok"}\n') == limit
+    assert answers.count(b"connection: close") == 1

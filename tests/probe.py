@@ -64,3 +64,11 @@ class Probe:
         self._process.join(10)
         if self._process.is_alive():
             self._process.kill()
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The `fraction` quantile of `values` by nearest rank; NaN when there are none."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))]
