@@ -3,14 +3,13 @@
 Hypercorn 0.18 stops in this order: close the listener, `await Server.wait_closed()`, then give
 the connections GRACEFUL_TIMEOUT and cancel those still running. Since Python 3.12.1,
 `wait_closed()` waits for every open connection (pgjones/hypercorn#308), so one that never
-closes, such as an HTTP/2 connection with no stream, which Hypercorn does not close on
-shutdown, keeps the process alive for good. On 3.11 the cancellation is reached, and asyncio's
-streams log a CancelledError traceback for each connection it cancels.
+closes keeps the process alive for good: an HTTP/2 stream whose answer the client's
+flow-control window never lets through, for one (app.protocols closes idle HTTP/2 connections
+on shutdown, not that one). On 3.11 the cancellation is reached.
 
 So when the grace period ends, the sockets of the connections still open are shut down, both
 ways: each connection then reads the end of its stream and closes as if the client had left,
-on every Python version, before Hypercorn's own cancellation.
-"""
+on every Python version, before Hypercorn's own cancellation."""
 
 from __future__ import annotations
 

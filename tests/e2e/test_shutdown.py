@@ -1,6 +1,6 @@
 """Shutdown on every supported Python: connections still open when the grace period ends are
 closed, and the service exits 0 in time, with no traceback (app.connections; without it,
-Python 3.12.1 and later wait for them for good, and 3.11 logs a traceback for each)."""
+Python 3.12.1 and later wait for them for good)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import h2.config
+import h2.connection
+import h2.events
+import h2.settings
 import pytest
 
 from tests.processes import LOOPBACK, ServerProcess
@@ -28,6 +32,27 @@ def idle_h2c(port: int) -> socket.socket:
     connection.sendall(H2C_PREFACE)
     frame_header = connection.recv(9, socket.MSG_WAITALL)
     assert frame_header[3] == SETTINGS, frame_header
+    return connection
+
+
+def unread_h2c_answer(port: int) -> socket.socket:
+    """An HTTP/2 connection whose one request's answer cannot be sent: the client's
+    flow-control window is 0 and never opens, so the stream stays open through the shutdown."""
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    client.local_settings = h2.settings.Settings(
+        client=True, initial_values={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0}
+    )
+    client.initiate_connection()
+    client.send_headers(
+        1,
+        [(":method", "GET"), (":path", "/healthz"), (":scheme", "http"), (":authority", "localhost")],
+        end_stream=True,
+    )
+    connection = socket.create_connection((LOOPBACK, port), timeout=5)
+    connection.sendall(client.data_to_send())
+    events: list[h2.events.Event] = []
+    while not any(isinstance(event, h2.events.ResponseReceived) for event in events):  # its HEADERS
+        events += client.receive_data(connection.recv(65536))
     return connection
 
 
@@ -53,8 +78,8 @@ def read_to_end(connection: socket.socket) -> None:
 def test_open_connections_end_with_the_grace_period(
     tmp_path: Path, workers: str, signal_number: signal.Signals
 ) -> None:
-    """Idle HTTP/2 connections (which Hypercorn never closes) and an idle keep-alive one do not
-    keep the service past its grace period."""
+    """A stream whose answer the client never lets through, beside idle HTTP/2 and keep-alive
+    connections, does not keep the service past its grace period."""
     env = {"GRACEFUL_TIMEOUT": str(GRACE_SECONDS), "WORKERS": workers, "ACCESS_LOG": "off"}
     with ServerProcess([sys.executable, "-m", "app"], env, tmp_path) as server:
         deadline = time.monotonic() + 20
@@ -62,7 +87,8 @@ def test_open_connections_end_with_the_grace_period(
             assert time.monotonic() < deadline, "the workers did not start"
             time.sleep(0.05)
         # With two workers, the kernel hands each connection to either one.
-        connections = [idle_h2c(server.port) for _ in range(4)] + [idle_http11(server.port)]
+        connections = [unread_h2c_answer(server.port) for _ in range(4)]
+        connections += [idle_h2c(server.port), idle_http11(server.port)]
         server.process.send_signal(signal_number)
         try:
             exit_code = server.process.wait(GRACE_SECONDS + 5)
