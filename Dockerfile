@@ -1,7 +1,7 @@
 # total-service: `python -m app` on 0.0.0.0:5000, as a non-root user.
 
 # --- build: install the locked dependencies into /srv/.venv with pipenv ---
-FROM python:3.11-slim AS build
+FROM python:3.13-slim AS build
 # The index pip and pipenv use; pip's own default when the build does not pass one.
 ARG PIP_INDEX_URL
 # The Makefile installs the same version (tests/test_deploy_files.py checks).
@@ -27,7 +27,7 @@ RUN PIP_INDEX_URL="${PIP_INDEX_URL:-$(python -c 'from pip._internal.models.index
     && pip install --quiet "pipenv==${PIPENV_VERSION}" \
     && pipenv sync \
     && .venv/bin/python -m pip uninstall --quiet --yes pip setuptools \
-    && site=.venv/lib/python3.11/site-packages \
+    && site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') \
     && rm -rf "$site/test" "$site"/swagger_ui/static/swagger-editor* "$site"/swagger_ui/static/*.map \
     && find "$site" -depth -type d -name tests -exec rm -rf {} + \
     && find "$site" -type f \( -name '*.[ch]' -o -name '*.cpp' -o -name '*.pyx' -o -name '*.pxd' \
@@ -38,7 +38,7 @@ RUN PIP_INDEX_URL="${PIP_INDEX_URL:-$(python -c 'from pip._internal.models.index
     && /opt/sbom/bin/cyclonedx-py environment --output-reproducible --output-file sbom.json .venv
 
 # --- run: the virtualenv, its SBOM and the app, nothing else (no pipenv, no compilers) ---
-FROM python:3.11-slim
+FROM python:3.13-slim
 # The base image's own Python keeps no installer either: pip, setuptools and wheel, their
 # scripts and the wheels ensurepip would reinstall them from, found by name wherever the base
 # image put them (`pip uninstall` would keep a distribution's copies: Debian's pip refuses to

@@ -1,11 +1,29 @@
 # The two set-up commands: `make run` serves the service, `make test` runs every check that
-# needs no system package. Both need only Python 3.11 and the package registries, and no
-# root: pipenv is installed into .tools/, the project's dependencies into .venv/ from
-# Pipfile.lock, whether or not a virtualenv is active. `make run` and `make backend` install
-# only the runtime packages; `make test` and every check add the development ones.
-# The checks that need Debian's packages have targets of their own; .ci/run runs them all.
+# needs no system package. Both need only Python 3.11, 3.12 or 3.13 with its pip and venv, and
+# the package registries, and no root: pipenv is installed into .tools/, the project's
+# dependencies into .venv/ from Pipfile.lock, whether or not a virtualenv is active. `make run`
+# and `make backend` install only the runtime packages; `make test` and every check add the
+# development ones. The checks that need Debian's packages have targets of their own; .ci/run
+# runs them all.
 
-PYTHON ?= python3.11
+# The Pythons it runs on, oldest first (.github/workflows/ci.yml tests each). 3.14 is not one
+# of them until a released Hypercorn starts there (pgjones/hypercorn#351).
+SUPPORTED_PYTHONS := 3.11 3.12 3.13
+version_of = $(shell $(1) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+reverse = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
+# The newest python3.X of them that runs (a pyenv shim may be on the PATH and not run), unless
+# PYTHON names one.
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(firstword $(foreach version,$(call reverse,$(SUPPORTED_PYTHONS)),$(if $(filter $(version),$(call version_of,python$(version))),python$(version))))
+endif
+PYTHON_VERSION := $(if $(PYTHON),$(call version_of,$(PYTHON)))
+# Every target but these needs one of them, and says so in one line if there is none.
+NO_PYTHON_GOALS := help clean python-matrix
+ifneq ($(filter-out $(NO_PYTHON_GOALS),$(or $(MAKECMDGOALS),help)),)
+ifeq ($(filter $(SUPPORTED_PYTHONS),$(PYTHON_VERSION)),)
+$(error total-service runs on Python $(firstword $(SUPPORTED_PYTHONS)) to $(lastword $(SUPPORTED_PYTHONS)): $(if $(PYTHON),$(if $(PYTHON_VERSION),$(PYTHON) is $(PYTHON_VERSION),PYTHON=$(PYTHON) does not run),no python$(firstword $(SUPPORTED_PYTHONS)) to python$(lastword $(SUPPORTED_PYTHONS)) runs from the PATH$(if $(call version_of,python3), (python3 is $(call version_of,python3)))); install one, or name one with PYTHON=)
+endif
+endif
 # pip's own default index unless the environment names another (the Pipfile reads it).
 PIP_INDEX_URL ?= $(shell $(PYTHON) -c 'from pip._internal.models.index import PyPI; print(PyPI.simple_url)')
 export PIP_INDEX_URL
@@ -40,9 +58,9 @@ CHROMIUM := /usr/bin/chromium
 HAPROXY := /usr/sbin/haproxy
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help run backend test lint typecheck pytest reliability-test cluster-test prometheus-check browser-test contract-test bench soak bench-smoke fuzz mutation container-test compose-test setup-check audit clean
+.PHONY: help run backend test lint typecheck pytest reliability-test cluster-test prometheus-check browser-test contract-test bench soak bench-smoke fuzz mutation container-test compose-test python-matrix setup-check audit clean
 
-help: ## this list: each target and what it needs beyond Python 3.11
+help: ## this list: each target and what it needs beyond Python 3.11 to 3.13
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "%-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 run: $(RUNTIME) ## serve the service on 127.0.0.1:5000
@@ -55,12 +73,14 @@ backend: $(RUNTIME) ## the reference numbers backend on 127.0.0.1:5001
 
 test: lint typecheck pytest ## lint, mypy --strict and pytest: what Travis runs
 
-lint: $(DEV) ## ruff, bandit, and the deployment files' linters and schemas
+lint: $(DEV) ## ruff, bandit, and the linters and schemas of the deployment files and the workflow
 	$(PY) -m ruff check app tests bench tools deploy/grafana
 	$(PY) -m ruff format --check app tests bench tools deploy/grafana
 	$(VENV)/bin/bandit --quiet --recursive app
 	$(PY) -m check_jsonschema --builtin-schema vendor.travis .travis.yml
 	$(PY) -m check_jsonschema --builtin-schema vendor.compose-spec compose.yaml
+	$(PY) -m check_jsonschema --builtin-schema vendor.github-workflows .github/workflows/ci.yml
+	$(VENV)/bin/actionlint .github/workflows/ci.yml
 	$(VENV)/bin/hadolint Dockerfile
 	$(VENV)/bin/yamllint --strict .
 	$(VENV)/bin/kubernetes-validate --strict --quiet deploy/kubernetes/*.yaml
@@ -145,6 +165,11 @@ container-test: ## build and check the image with podman (Debian: podman; root)
 compose-test: $(DEV) ## compose.yaml up with podman-compose (Debian: podman; root)
 	bash .ci/compose-check
 
+# The two set-up commands on Debian 13's own Python 3.13, as a user without root, in a Debian
+# root made with mmdebstrap (about 5 minutes; Python 3.12 is tested by GitHub Actions).
+python-matrix: ## make test and make run on Debian 13's Python 3.13, in a root of its own (root)
+	bash .ci/python-matrix
+
 # The two set-up commands from a fresh clone, with a virtualenv active (as on Travis).
 setup-check: ## make run, then make test, from a fresh clone in a virtualenv: what each installs
 	bash .ci/setup-check
@@ -189,6 +214,8 @@ $(RUNTIME): Pipfile.lock | $(PIPENV) $(PY)
 $(DEV): Pipfile.lock | $(PIPENV) $(PY)
 	@echo "Installing the $(call locked,default) runtime and $(call locked,develop) development packages of Pipfile.lock (the checks' tools) into $(VENV)/"
 	@$(call with_progress,$(PIPENV) sync --dev)
+	@# Every package has what it requires on this Python: a lock made on another can miss some.
+	$(PYTHON) -m pip --python $(PY) check
 	touch $(RUNTIME) $@
 
 clean: ## remove .tools, .venv and the fuzzer's and mutmut's files

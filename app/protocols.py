@@ -107,11 +107,10 @@ class FrameCutter:
             self._header += data[position : position + needed]
             position = min(position + needed, len(data))
             if len(self._header) == FRAME_HEADER:
-                # A frame with no payload ends here: _skip stays 0 and the turn may end.
-                self._skip = int.from_bytes(self._header[:3], "big")
+                self._skip = int.from_bytes(self._header[:3], "big")  # its payload, passed over
                 frames += HEADERS_WEIGHT if self._header[3] == HEADERS else 1
                 self._header = b""
-                if self._skip == 0 and frames >= FRAMES_PER_TURN:
+                if self._skip == 0 and frames >= FRAMES_PER_TURN:  # a frame with no payload ends here
                     yield data[start:position]
                     start, frames = position, 0
         if start < len(data):
@@ -172,7 +171,6 @@ class BoundedH2Protocol(H2Protocol):
     _watch: asyncio.Task[None] | None = None
     _gone_away = False  # a GOAWAY of ours sent: no new streams, closed once idle
     _early_resets = 0  # streams the client reset before their answer
-
     _last_sent = 0.0  # the loop's time when the connection last sent anything
     _send: BoundedSend
 
@@ -187,20 +185,23 @@ class BoundedH2Protocol(H2Protocol):
         await super().initiate(headers, settings)
 
     async def handle(self, event: Event) -> None:
-        if not isinstance(event, RawData):
-            if isinstance(event, Closed):
-                self.closed = True
-                for stream_id in list(self.streams):
-                    # One stream's end at a time: Hypercorn ended all at once, and 100 streams'
-                    # access-log lines and disconnects held the loop for 0.2 s.
-                    await self._close_stream(stream_id)
-                    await asyncio.sleep(0)
-            await super().handle(event)
-            if isinstance(event, Closed):
-                await self._release()
+        if isinstance(event, RawData):
+            await self._take(event.data)
             return
-        turns = self._cutter.turns(event.data)
-        for turn in turns:
+        if isinstance(event, Closed):
+            self.closed = True
+            for stream_id in list(self.streams):
+                # One stream's end at a time: Hypercorn ended all at once, and 100 streams'
+                # access-log lines and disconnects held the loop for 0.2 s.
+                await self._close_stream(stream_id)
+                await asyncio.sleep(0)
+        await super().handle(event)
+        if isinstance(event, Closed):
+            await self._release()
+
+    async def _take(self, data: bytes) -> None:
+        """What the client sent, to the h2 library a turn at a time, within the bounds."""
+        for turn in self._cutter.turns(data):
             if self._answers_sent - self._answers_read > MAX_UNREAD_ANSWERS:
                 await self._refuse(ErrorCodes.ENHANCE_YOUR_CALM, b"too many unread answers")
                 return

@@ -17,6 +17,7 @@ from quart import Quart
 
 from app import protocols
 from app.config import Config
+from app.connections import HYPERCORN_AFTER_SECONDS, end_connections_after
 from app.web.access_log import AccessLogger, JsonAccessLogger
 from app.web.factory import create_app
 from app.web.service import service_of
@@ -53,7 +54,7 @@ def hypercorn_config(config: Config, listen_fd: int | None = None) -> HypercornC
     # level Hypercorn is given applies to its access log only, which stays on.
     server.errorlog = logging.getLogger("hypercorn.error")
     server.loglevel = "INFO"
-    server.graceful_timeout = config.graceful_timeout
+    server.graceful_timeout = config.graceful_timeout + HYPERCORN_AFTER_SECONDS  # app.connections ends first
     # Limits against clients that hold the server's memory or connections; each is tried
     # by tests/reliability/test_hostile_clients.py (HTTP/1.1) and test_hostile_http2.py.
     # The most of a request head the server takes before the app sees it: HTTP/1.1 buffers
@@ -102,6 +103,7 @@ async def serve_until_signalled(app: Quart, config: Config, listen_fd: int | Non
         log.info("%s: shutting down; requests in flight have %g s", reason, config.graceful_timeout)
         stopping.set()
         loop.call_later(max(0.0, config.graceful_timeout - ANSWER_MARGIN), service.stop)
+        end_connections_after(config.graceful_timeout)
 
     def on_signal(signal_name: str) -> None:
         nonlocal draining

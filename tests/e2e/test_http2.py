@@ -19,6 +19,7 @@ from app.config import Config
 from app.serve import hypercorn_config
 from app.web.problems import MAX_HEAD_BYTES, MAX_HEADERS
 from tests.e2e.http2_client import Answer, Http2Client
+from tests.e2e.test_workers import start_two
 from tests.processes import LOOPBACK, ServerProcess, service
 
 FULL_TOTAL = b'{"total":50000005000000}\n'
@@ -203,3 +204,20 @@ async def test_keep_alive_max_requests(server: ServerProcess) -> None:
         (0, 2 * limit - 1)
     ]
     assert (refused.status, refused.reset) == (None, h2.errors.ErrorCodes.REFUSED_STREAM)
+
+
+async def test_workers_exit_zero_with_http2_connections(tmp_path: Path) -> None:
+    """WORKERS=2: on SIGTERM with an idle HTTP/2 connection and a stuck stream open, every
+    worker exits 0 (the supervisor's status says so) once the grace period ends."""
+    env = {"WORKERS": "2", "NUMBERS_API_DELAY": "0", "GRACEFUL_TIMEOUT": "2"}
+    with start_two({"NUMBERS_API_COUNT": "1000", **env}, tmp_path) as server:
+        shut = {h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0}
+        async with Http2Client(server.port) as idle, Http2Client(server.port, settings=shut) as stuck:
+            assert (await idle.request("GET", "/healthz")).status == 200
+            await stuck.send("GET", "/total")
+            await asyncio.sleep(0.5)
+            server.terminate()
+            exit_code = await asyncio.to_thread(server.process.wait, 15)
+    assert exit_code == 0
+    assert "exited with status" not in server.stderr()
+    assert "Traceback" not in server.stderr()

@@ -7,8 +7,11 @@ each module is marked `reliability`, which pyproject's addopts deselect. .ci/run
 from __future__ import annotations
 
 import resource
+from pathlib import Path
 
 import pytest
+
+from tests.processes import ServerProcess
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -18,3 +21,9 @@ def enough_file_descriptors() -> None:
     wanted = 8192 if hard == resource.RLIM_INFINITY else min(hard, 8192)
     if soft != resource.RLIM_INFINITY and soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+def rss_kib(server: ServerProcess) -> int:
+    """The server process's resident memory, in KiB."""
+    status = Path(f"/proc/{server.process.pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])

@@ -19,6 +19,7 @@ from app.serve import KEEP_ALIVE_SECONDS, hypercorn_config
 from app.web.docs import SWAGGER_UI_FILES
 from app.web.problems import MAX_HEADERS
 from tests.processes import LOOPBACK, ServerProcess, service
+from tests.reliability.conftest import rss_kib
 
 pytestmark = pytest.mark.reliability
 
@@ -37,11 +38,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     env = {"NUMBERS_API_COUNT": "1000", "NUMBERS_API_DELAY": "0.05"}
     with service(env, tmp_path_factory.mktemp("hostile")) as process:
         yield process
-
-
-def rss_kib(server: ServerProcess) -> int:
-    status = Path(f"/proc/{server.process.pid}/status").read_text()
-    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
 
 
 def open_fds(server: ServerProcess) -> int:

@@ -15,7 +15,6 @@ import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import h2.config
 import h2.connection
@@ -29,6 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.protocols import SEND_STALL_SECONDS
 from tests.probe import Probe, percentile
 from tests.processes import LOOPBACK, ServerProcess, service
+from tests.reliability.conftest import rss_kib
 
 pytestmark = pytest.mark.reliability
 
@@ -50,11 +50,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     env = {"NUMBERS_API_COUNT": "1000", "NUMBERS_API_DELAY": "0.05"}
     with service(env, tmp_path_factory.mktemp("hostile-http2"), cpus=SERVER_CPUS) as process:
         yield process
-
-
-def rss_kib(server: ServerProcess) -> int:
-    status = Path(f"/proc/{server.process.pid}/status").read_text()
-    return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
 
 
 def loop_lag(server: ServerProcess) -> tuple[float, float, float]:
