@@ -10,8 +10,12 @@ Both protocols:
 HTTP/2 (h2c, prior knowledge or `Upgrade: h2c`, which Hypercorn serves on every plaintext
 port), in `BoundedH2Protocol`:
 - **Fair turns**: the bytes of one read are handed to the h2 library at most FRAMES_PER_TURN
-  frames at a time, and the loop serves others between turns. h2 spends 30-40 us on a PING or
-  SETTINGS frame, so a 64 KiB read of them held the loop for 0.1-0.3 s.
+  frames and one request at a time, and the loop serves others between turns. h2 spends
+  30-40 us on a PING or SETTINGS frame, so a 64 KiB read of them held the loop for 0.1-0.3 s.
+  After a turn that begins a request, the connection waits one more pass of the loop for each
+  of its requests in progress: a connection's requests share the loop with everyone else's
+  instead of one starting at every pass. A stream opened and reset in the same turn (rapid
+  reset's pattern) never begins an app task.
 - **Unread answers bounded**: answers the server must send (PING and SETTINGS
   acknowledgements, RST_STREAM) count as unread until the client acknowledges a PING of ours
   sent after them; past MAX_UNREAD_ANSWERS the connection gets GOAWAY ENHANCE_YOUR_CALM and is
@@ -49,8 +53,8 @@ import hypercorn.protocol
 from h2.connection import ConnectionState
 from h2.errors import ErrorCodes
 from hypercorn.events import Closed, Event, RawData
+from hypercorn.protocol.events import Body, StreamClosed
 from hypercorn.protocol.events import Event as StreamEvent
-from hypercorn.protocol.events import StreamClosed
 from hypercorn.protocol.h2 import H2Protocol
 from hypercorn.protocol.h11 import H11Protocol
 from hyperframe.frame import GoAwayFrame
@@ -58,13 +62,12 @@ from hyperframe.frame import GoAwayFrame
 # The client's connection preface, before its first frame.
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 FRAME_HEADER = 9
-# Frames handed to the h2 library at once: a turn of PING or SETTINGS frames, the dearest
-# (30-40 us each), took 0.5-0.6 ms (median); 64 KiB of them in one go took 0.1-0.3 s.
-FRAMES_PER_TURN = 16
-# A HEADERS frame starts a request, whose app task costs the loop ten times a PING or more (a
-# rapid reset client opening and cancelling streams 16 at a time slowed /healthz to 0.2 s): it
-# counts as this many frames, so that a turn starts at most two.
-HEADERS_WEIGHT = 8
+# Frames handed to the h2 library at once. PING and SETTINGS frames are the dearest (30-40 us
+# each): 64 KiB of them in one go took 0.1-0.3 s; with 16 a turn a flood raised /healthz's p99
+# on another connection to 12-14 ms, with 4 to 9-10 ms (tests/reliability's floods, by hand).
+FRAMES_PER_TURN = 4
+# A HEADERS frame starts a request, whose app task costs the loop ten times a PING or more: a
+# turn holds at most one, so that a stream reset right after it is seen in the same turn.
 # Answers a client may leave unread: Envoy's default bound on queued control frames. A client
 # that reads what it is sent acknowledges our PING within a round trip, long before this.
 MAX_UNREAD_ANSWERS = 1000
@@ -84,9 +87,9 @@ ACK = 0x1
 
 
 class FrameCutter:
-    """Cuts what a client sends into turns of at most FRAMES_PER_TURN whole frames, a HEADERS
-    frame counting as HEADERS_WEIGHT; the last turn of a read may end inside a frame, which the
-    h2 library keeps until the rest comes."""
+    """Cuts what a client sends into turns of at most FRAMES_PER_TURN whole frames, of which at
+    most one is a HEADERS frame (a request); the last turn of a read may end inside a frame,
+    which the h2 library keeps until the rest comes."""
 
     def __init__(self) -> None:
         self._skip = len(PREFACE)  # bytes before the next frame header
@@ -94,6 +97,7 @@ class FrameCutter:
 
     def turns(self, data: bytes) -> Iterator[bytes]:
         start = position = frames = 0
+        requests = False  # whether this turn holds a HEADERS frame
         while position < len(data):
             if self._skip:
                 step = min(self._skip, len(data) - position)
@@ -101,18 +105,25 @@ class FrameCutter:
                 self._skip -= step
                 if self._skip == 0 and frames >= FRAMES_PER_TURN:
                     yield data[start:position]
-                    start, frames = position, 0
+                    start, frames, requests = position, 0, False
                 continue
+            header_start = position - len(self._header)  # before `start` if cut between reads
             needed = FRAME_HEADER - len(self._header)
             self._header += data[position : position + needed]
             position = min(position + needed, len(data))
-            if len(self._header) == FRAME_HEADER:
-                self._skip = int.from_bytes(self._header[:3], "big")  # its payload, passed over
-                frames += HEADERS_WEIGHT if self._header[3] == HEADERS else 1
-                self._header = b""
-                if self._skip == 0 and frames >= FRAMES_PER_TURN:  # a frame with no payload ends here
-                    yield data[start:position]
-                    start, frames = position, 0
+            if len(self._header) < FRAME_HEADER:
+                continue
+            if self._header[3] == HEADERS:
+                if requests:  # a second request: the next turn's
+                    yield data[start:header_start]
+                    start, frames = header_start, 0
+                requests = True
+            self._skip = int.from_bytes(self._header[:3], "big")  # its payload, passed over
+            frames += 1
+            self._header = b""
+            if self._skip == 0 and frames >= FRAMES_PER_TURN:  # a frame with no payload ends here
+                yield data[start:position]
+                start, frames, requests = position, 0, False
         if start < len(data):
             yield data[start:]
 
@@ -170,6 +181,7 @@ class BoundedH2Protocol(H2Protocol):
     _probe: tuple[bytes, int] | None = None
     _watch: asyncio.Task[None] | None = None
     _gone_away = False  # a GOAWAY of ours sent: no new streams, closed once idle
+    _opened = 0  # streams the client opened, begun or not
     _early_resets = 0  # streams the client reset before their answer
     _last_sent = 0.0  # the loop's time when the connection last sent anything
     _send: BoundedSend
@@ -202,19 +214,40 @@ class BoundedH2Protocol(H2Protocol):
     async def _take(self, data: bytes) -> None:
         """What the client sent, to the h2 library a turn at a time, within the bounds."""
         for turn in self._cutter.turns(data):
+            if self._send.writer.is_closing():  # closed while others had their turn
+                return
             if self._answers_sent - self._answers_read > MAX_UNREAD_ANSWERS:
                 await self._refuse(ErrorCodes.ENHANCE_YOUR_CALM, b"too many unread answers")
                 return
-            if self._early_resets > MAX_EARLY_RESETS and 2 * self._early_resets >= self.keep_alive_requests:
+            if self._early_resets > MAX_EARLY_RESETS and 2 * self._early_resets >= self._opened:
                 await self._refuse(ErrorCodes.ENHANCE_YOUR_CALM, b"too many streams reset")
                 return
+            begun = self.keep_alive_requests
             await super().handle(RawData(data=turn))
             if self.closed or self.connection.state_machine.state == ConnectionState.CLOSED:
                 return
             await self._ask_whether_read()
-            await asyncio.sleep(0)  # others' turn
+            # Others' turn: one pass of the loop, or after a turn that began a request, one
+            # more for each request of this connection in progress.
+            for _ in range(1 + (len(self.streams) if self.keep_alive_requests > begun else 0)):
+                await asyncio.sleep(0)
 
     async def _handle_events(self, events: list[h2.events.Event]) -> None:
+        # In order, but DATA one event at a time: a stream may be answered and closed while
+        # the events before its DATA are handled (Hypercorn raised KeyError on that DATA).
+        batch: list[h2.events.Event] = []
+        for event in await self._admitted(events):
+            if isinstance(event, h2.events.DataReceived):
+                await super()._handle_events(batch)
+                batch = []
+                await self._take_data(event)
+            else:
+                batch.append(event)
+        await super()._handle_events(batch)
+
+    async def _admitted(self, events: list[h2.events.Event]) -> list[h2.events.Event]:
+        """The events Hypercorn is to handle: none for a stream refused after a GOAWAY, or
+        opened and reset in the same turn; our PING's acknowledgement noted."""
         kept: list[h2.events.Event] = []
         requested = set()  # streams that these events open
         for event in events:
@@ -228,21 +261,35 @@ class BoundedH2Protocol(H2Protocol):
             elif isinstance(event, h2.events.RequestReceived):
                 _mark_body(event)
                 requested.add(event.stream_id)
-                if self.keep_alive_requests + len(requested) >= self.config.keep_alive_max_requests:
+                self._opened += 1
+                if self._opened >= self.config.keep_alive_max_requests:
                     # The last stream this connection takes: Hypercorn's own GOAWAY, one stream
                     # later, left the streams in flight unanswered.
                     await self._go_away(event.stream_id)
-            elif isinstance(event, h2.events.StreamReset) and (
-                event.stream_id in self.streams or event.stream_id in requested
-            ):
+            elif isinstance(event, h2.events.StreamReset) and event.stream_id in requested:
+                # Opened and reset in one turn, rapid reset's way: its app task is never begun.
                 self._early_resets += 1
-            elif isinstance(event, h2.events.DataReceived) and not (
-                event.stream_id in self.streams or event.stream_id in requested
-            ):
-                self._drop_data(event)
+                requested.remove(event.stream_id)
+                kept = [  # its DATA is given back by _take_data
+                    e
+                    for e in kept
+                    if getattr(e, "stream_id", None) != event.stream_id
+                    or isinstance(e, h2.events.DataReceived)
+                ]
                 continue
+            elif isinstance(event, h2.events.StreamReset) and event.stream_id in self.streams:
+                self._early_resets += 1
             kept.append(event)
-        await super()._handle_events(kept)
+        return kept
+
+    async def _take_data(self, event: h2.events.DataReceived) -> None:
+        """DATA to its stream, if the stream is still there; else given back (`_drop_data`)."""
+        stream = self.streams.get(event.stream_id)
+        if stream is None:
+            self._drop_data(event)
+            return
+        await stream.handle(Body(stream_id=event.stream_id, data=event.data))
+        self.connection.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
 
     async def stream_send(self, event: StreamEvent) -> None:
         if isinstance(event, StreamClosed) and (self._gone_away or self.context.terminated.is_set()):
@@ -270,8 +317,8 @@ class BoundedH2Protocol(H2Protocol):
             await self.send(RawData(data=data))
 
     def _drop_data(self, event: h2.events.DataReceived) -> None:
-        """DATA for a stream the app has answered: given back to flow control, and the stream
-        reset once its answer has gone out."""
+        """DATA for a stream with no app task (answered, or never begun): given back to flow
+        control, and a stream still open reset once its answer has gone out."""
         self.connection.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
         stream = self.connection.streams.get(event.stream_id)
         if event.stream_id not in self.stream_buffers and stream is not None and not stream.closed:
@@ -293,8 +340,10 @@ class BoundedH2Protocol(H2Protocol):
 
     async def _refuse(self, error: ErrorCodes, reason: bytes) -> None:
         """GOAWAY with `error`, and the connection closed, unread data or not."""
-        self.connection.close_connection(error, additional_data=reason)
         writer = self._send.writer
+        if writer.is_closing():
+            return
+        self.connection.close_connection(error, additional_data=reason)
         writer.write(self.connection.data_to_send())
         if writer.transport.get_write_buffer_size():
             writer.transport.abort()  # a client that does not read would keep it open
