@@ -1,5 +1,6 @@
 """Every core: WORKERS=2 against WORKERS=1, /healthz and a cached /total (TOTAL_MAX_AGE), over
-50 keep-alive connections in interleaved rounds; and HTTP/2 beside HTTP/1.1 on one worker.
+50 keep-alive connections in five rounds, each timing both servers in turn over short slices;
+and HTTP/2 beside HTTP/1.1 on one worker.
 
 The server may use every core here and the load generator shares one of them with it. The
 target is at least 1.5x WORKERS=1's requests per second on both routes with two cores in every
@@ -38,42 +39,51 @@ def workers(log_dir: Path, smoke: bool) -> list[LoadResult]:
 
 
 def _workers(log_dir: Path, smoke: bool) -> list[LoadResult]:
-    count, rounds, seconds = (1000, 1, 1.0) if smoke else (10_000_001, 5, 4.0)
+    count, rounds, slices, seconds = (1000, 1, 1, 1.0) if smoke else (10_000_001, 5, 4, 2.0)
     env = {"NUMBERS_API_COUNT": str(count), "NUMBERS_API_DELAY": "0.1" if smoke else "1.0", **CACHED}
     expected = b'{"total":%d}' % (count * (count - 1) // 2)
     every_core = set(range(os.cpu_count() or 1))
-    runs: dict[tuple[int, str], list[LoadResult]] = {}
+    runs: dict[tuple[int, str], list[list[LoadResult]]] = {}  # each round's slices
     spread: list[list[int]] = []  # each round's connections per worker, WORKERS=2
     for round_number in range(rounds):
-        # Each round starts with the other count, so that neither always runs first.
-        for number in (2, 1) if round_number % 2 == 0 else (1, 2):
-            print(f"  workers: round {round_number + 1}, WORKERS={number}", file=sys.stderr, flush=True)
-            with service({**env, "WORKERS": str(number)}, log_dir, cpus=every_core) as server:
+        print(f"  workers: round {round_number + 1}", file=sys.stderr, flush=True)
+        # Both servers at once, idle but for the one under load: each route is timed in
+        # slices, the two servers in turn, so that the machine's drift over a round (its
+        # requests per second moved by a quarter from one 8 s run to the next) falls on both.
+        with (
+            service({**env, "WORKERS": "1"}, log_dir, cpus=every_core) as single,
+            service({**env, "WORKERS": "2"}, log_dir, cpus=every_core) as pair,
+        ):
+            servers = {1: single, 2: pair}
+            for number, server in servers.items():
                 for _ in range(2 * number):  # each worker's one fetch, on new connections
                     sequential(server.url + "/total", expected, 1)
                 concurrent(server.url + "/healthz", HEALTHY, CLIENTS, 1)  # warm-up
-                for route in ROUTES:
-                    body = HEALTHY if route == "/healthz" else expected
-                    runs.setdefault((number, route), []).append(
-                        concurrent(server.url + route, body, CLIENTS, seconds)
-                    )
-            if number == 2:  # its access log is whole once it has stopped
-                spread.append(_connections_per_worker(server.stdout()))
+            for route in ROUTES:
+                body = HEALTHY if route == "/healthz" else expected
+                for number in servers:
+                    runs.setdefault((number, route), []).append([])
+                for slice_number in range(slices):
+                    # Each slice starts with the other server, so that neither always runs first.
+                    for number in (2, 1) if (round_number + slice_number) % 2 == 0 else (1, 2):
+                        load = concurrent(servers[number].url + route, body, CLIENTS, seconds)
+                        runs[number, route][-1].append(load)
+        spread.append(_connections_per_worker(pair.stdout()))  # whole once it has stopped
 
     print(
-        f"\n## WORKERS=2 against WORKERS=1: {CLIENTS} keep-alive connections, "
-        f"{rounds} interleaved rounds of {seconds:g} s"
+        f"\n## WORKERS=2 against WORKERS=1: {CLIENTS} keep-alive connections, {rounds} rounds of "
+        f"{slices} slices of {seconds:g} s each, the two servers in turn"
     )
-    print(f"\n{len(every_core)} cores for the server; wrk on one of them. Requests per second.")
-    print("Connections per worker: each WORKERS=2 server's, wrk's three runs of 50 and the")
-    print("fetches', by its access log.")
+    print(f"\n{len(every_core)} cores for the server; wrk on one of them. Requests per second over")
+    print("a round's slices. Connections per worker: each WORKERS=2 server's, wrk's runs of 50 and")
+    print("the fetches', by its access log.")
     routes = " | ".join(f"{route}, 1 | {route}, 2 | 2 / 1" for route in ("/healthz", "/total (cached)"))
     print(f"\n| round | connections per worker | {routes} |\n|---|---|---:|---:|---:|---:|---:|---:|")
     ratios: dict[str, list[float]] = {route: [] for route in ROUTES}
     for n in range(rounds):
         cells = []
         for route in ROUTES:
-            one, two = runs[1, route][n].throughput, runs[2, route][n].throughput
+            one, two = (_throughput(runs[number, route][n]) for number in (1, 2))
             ratios[route].append(two / one)
             cells.append(f"{one:.0f} | {two:.0f} | {two / one:.2f}")
         print(f"| {n + 1} | {' / '.join(map(str, spread[n]))} | {' | '.join(cells)} |")
@@ -83,7 +93,12 @@ def _workers(log_dir: Path, smoke: bool) -> list[LoadResult]:
         verdict = "met" if ratio >= TARGET else "missed"
         print(f"\n{route}: the slowest round's 2 / 1 is {ratio:.2f}, target >= {TARGET} ({verdict}).", end="")
     print()
-    return [result for results in runs.values() for result in results]
+    return [result for rounds_ in runs.values() for slices_ in rounds_ for result in slices_]
+
+
+def _throughput(loads: list[LoadResult]) -> float:
+    """Requests per second over several runs together."""
+    return sum(load.requests for load in loads) / sum(load.duration for load in loads)
 
 
 def _connections_per_worker(access_log: str) -> list[int]:
