@@ -1,5 +1,6 @@
-"""Hostile HTTP/2 clients against a real `python -m app`, one connection at a time, bounded in
-time, while another process asks /healthz every 10 ms on its own connection (tests.probe).
+"""Hostile HTTP/2 clients, and HTTP/1.1's pipelining and unread answers, against a real
+`python -m app`, one connection at a time, bounded in time, while another process asks /healthz
+every 10 ms on its own connection (tests.probe).
 
 Most attacks are cut within a fraction of a second, too soon for a p99 of their own: each is
 made again on a new connection, one after the other, for REPEAT_SECONDS, and the probe's
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
@@ -231,8 +233,28 @@ async def zero_window(port: int) -> Ending:
     return await attacker.ending(seconds)
 
 
-# Each attack, and how soon the server must have cut it: the zero window after answers wait
-# SEND_STALL_SECONDS, every other one well within the attack's time.
+async def pipelined(port: int) -> Ending:
+    """HTTP/1.1: 10,000 requests pipelined on one connection, the answers read at the end."""
+    attacker = Attacker(*await asyncio.open_connection(LOOPBACK, port))
+    await attacker.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 10_000)
+    return await attacker.ending()
+
+
+async def unread(port: int) -> Ending:
+    """HTTP/1.1: Swagger UI's 1.4 MB script asked for five times by a client that reads nothing
+    (a 4 KiB receive buffer) until the server has had SEND_STALL_SECONDS to give up on it."""
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(client, (LOOPBACK, port))
+    attacker = Attacker(*await asyncio.open_connection(sock=client))
+    await attacker.send(b"GET /docs/assets/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n" * 5)
+    await asyncio.sleep(SEND_STALL_SECONDS + 1)
+    return await attacker.ending(SEND_STALL_SECONDS + 1)
+
+
+# Each attack, and how soon the server must have cut it: the zero window and the unread
+# answers after writes wait SEND_STALL_SECONDS, every other one well within the attack's time.
 ATTACKS: dict[str, tuple[Callable[[int], Awaitable[Ending]], float]] = {
     "PING flood": (ping_flood, 1.0),
     "SETTINGS flood": (settings_flood, 1.0),
@@ -242,6 +264,8 @@ ATTACKS: dict[str, tuple[Callable[[int], Awaitable[Ending]], float]] = {
     "stream flood": (stream_flood, 1.0),
     "DATA on a GET": (data_on_a_get, 1.0),
     "zero window": (zero_window, 1.5 * SEND_STALL_SECONDS + 1),
+    "HTTP/1.1 pipelining": (pipelined, ATTACK_SECONDS),
+    "HTTP/1.1 answers unread": (unread, SEND_STALL_SECONDS + 2),
 }
 
 
