@@ -39,7 +39,7 @@ def workers(log_dir: Path, smoke: bool) -> list[LoadResult]:
 
 
 def _workers(log_dir: Path, smoke: bool) -> list[LoadResult]:
-    count, rounds, slices, seconds = (1000, 1, 1, 1.0) if smoke else (10_000_001, 5, 4, 2.0)
+    count, rounds, slices, seconds = (1000, 1, 1, 1.0) if smoke else (10_000_001, 5, 8, 2.0)
     env = {"NUMBERS_API_COUNT": str(count), "NUMBERS_API_DELAY": "0.1" if smoke else "1.0", **CACHED}
     expected = b'{"total":%d}' % (count * (count - 1) // 2)
     every_core = set(range(os.cpu_count() or 1))
