@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 import simdjson
 
 from app.numbers import wide_integers
@@ -57,6 +58,11 @@ LEADING_ZEROS = 8
 # Items that are not all int64 are parsed in parts of about this many bytes, each well
 # under a millisecond on the bulk path.
 BULK_BYTES = 16_384
+# Fewer items than this in a row go to the exact parser even if the bulk path could take
+# them: a bulk run costs about 0.1 ms however short, an item on the exact path 2-3 us. Items
+# that alternate between the two paths made each run one item long, 900 times the cost of
+# plain integers of the same size (tests/numbers/test_work_bound.py).
+MIN_BULK_RUN = 64
 # Integers that are not all int64 are halved down to about this many bytes to find the
 # items that are not, so that the rest stay compact arrays.
 BISECT_BYTES = 2_048
@@ -309,7 +315,7 @@ class _Items:
             still_zero &= data[np.minimum(zero_dots + offset, len(data) - 1)] == _ZERO
             leading += still_zero
         self.digits[item_at[zero_dots]] -= leading
-        self.bulk = self.digits <= BULK_MAX_DIGITS
+        self.bulk = _long_runs(self.digits <= BULK_MAX_DIGITS)
         # How many digits each item has after its ".", before any exponent.
         dots = np.flatnonzero(data == _DOT)
         dotted = item_at[dots]
@@ -320,6 +326,14 @@ class _Items:
         """Consecutive items, as [start, stop) index pairs, that all take the same path."""
         changes = np.flatnonzero(self.bulk[1:] != self.bulk[:-1]) + 1
         return itertools.pairwise([0, *changes.tolist(), len(self.bulk)])
+
+
+def _long_runs(bulk: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """`bulk` without its runs of True shorter than MIN_BULK_RUN."""
+    bounds = np.concatenate(([0], np.flatnonzero(bulk[1:] != bulk[:-1]) + 1, [len(bulk)]))
+    lengths = np.diff(bounds)
+    short = bulk[bounds[:-1]] & (lengths < MIN_BULK_RUN)
+    return bulk & ~np.repeat(short, lengths)
 
 
 def _slices(text: bytes, first: int) -> Iterator[tuple[bytes, int]]:
