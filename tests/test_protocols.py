@@ -31,6 +31,7 @@ from app.protocols import (
     FRAMES_PER_TURN,
     MAX_EARLY_RESETS,
     MAX_UNREAD_ANSWERS,
+    PASSES_PER_REQUEST,
     PREFACE,
     BoundedH2Protocol,
     BoundedH11Protocol,
@@ -237,9 +238,10 @@ async def test_a_client_that_reads_is_not_cut(served: tuple[BoundedH2Protocol, S
 async def test_a_connection_waits_for_its_requests_in_progress(
     served: tuple[BoundedH2Protocol, Server],
 ) -> None:
-    """After a turn that begins a request, the connection gives the loop one pass more for each
-    of its requests in progress (here none ends: the app never answers): 2 + 3 + 4 passes for
-    three requests in one read, where one pass a turn would be 3."""
+    """After a turn that begins a request, the connection gives the loop P more passes
+    (PASSES_PER_REQUEST) for each of its requests in progress (here none ends: the app never
+    answers): for three requests in one read, 1 + P, 1 + 2P and 1 + 3P passes, where one pass
+    a turn would be 3."""
     protocol, _ = served
     client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     client.initiate_connection()
@@ -261,7 +263,7 @@ async def test_a_connection_waits_for_its_requests_in_progress(
     await protocol.handle(RawData(data=client.data_to_send()))
     counter.cancel()
     assert len(protocol.streams) == 3
-    assert passes - before >= 2 + 3 + 4
+    assert passes - before >= sum(1 + PASSES_PER_REQUEST * n for n in (1, 2, 3))
 
 
 @pytest.mark.parametrize("apart", [False, True], ids=["in one read", "in two reads"])
