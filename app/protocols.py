@@ -226,12 +226,17 @@ class BoundedH2Protocol(H2Protocol):
             await self._take_turns(data)
         finally:
             self._taking = False
-        if (self._gone_away or self.context.terminated.is_set()) and self.idle and not self._ended:
+        if self._winding_down and self.idle and not self._ended:
             await self._close_idle()
 
     @property
     def _ended(self) -> bool:
         return self.closed or self._send.writer.is_closing()
+
+    @property
+    def _winding_down(self) -> bool:
+        """A GOAWAY of ours has gone out, or the server is stopping: no new streams."""
+        return self._gone_away or self.context.terminated.is_set()
 
     async def _take_turns(self, data: bytes) -> None:
         for turn in self._cutter.turns(data):
@@ -275,9 +280,7 @@ class BoundedH2Protocol(H2Protocol):
         for event in events:
             if isinstance(event, h2.events.PingAckReceived):
                 self._note_read(event.ping_data)
-            elif isinstance(event, h2.events.RequestReceived) and (
-                self._gone_away or self.context.terminated.is_set()
-            ):
+            elif isinstance(event, h2.events.RequestReceived) and self._winding_down:
                 self.connection.reset_stream(event.stream_id, ErrorCodes.REFUSED_STREAM)
                 continue
             elif isinstance(event, h2.events.RequestReceived):
@@ -314,7 +317,7 @@ class BoundedH2Protocol(H2Protocol):
         self.connection.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
 
     async def stream_send(self, event: StreamEvent) -> None:
-        if isinstance(event, StreamClosed) and (self._gone_away or self.context.terminated.is_set()):
+        if isinstance(event, StreamClosed) and self._winding_down:
             # Hypercorn would restart the keep-alive timer here, in a task group that may be
             # cancelled by now: close the connection instead, as its HTTP/1.1 side does.
             await self._close_stream(event.stream_id)

@@ -127,6 +127,19 @@ class ServerProcess:
         self.stop()
 
 
+def second_instance(port: int, workers: str) -> subprocess.CompletedProcess[str]:
+    """`python -m app` started with WORKERS=`workers` on a port another instance serves: its
+    exit code and output."""
+    return subprocess.run(
+        [sys.executable, "-m", "app"],
+        cwd=PROJECT,
+        env={"PORT": str(port), "PATH": "", "WORKERS": workers},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
 @contextmanager
 def service(env: Mapping[str, str], log_dir: Path, cpus: set[int] | None = None) -> Iterator[ServerProcess]:
     """total-service as users start it: `python -m app`."""

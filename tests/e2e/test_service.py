@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from multidict import CIMultiDict
 
-from tests.processes import PROJECT, ServerProcess, reference_backend, service
+from tests.processes import PROJECT, ServerProcess, reference_backend, second_instance, service
 
 FULL_TOTAL = 50000005000000
 
@@ -304,14 +304,7 @@ def test_settings_that_cannot_work_together_stop_start_up() -> None:
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_address_in_use_stops_start_up(server: ServerProcess, workers: str) -> None:
     """An address in use stops start-up with one line, and exit code 1."""
-    result = subprocess.run(
-        [sys.executable, "-m", "app"],
-        cwd=PROJECT,
-        env={"PORT": str(server.port), "PATH": "", "WORKERS": workers},
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = second_instance(server.port, workers)
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"total-service: cannot serve on 127.0.0.1:{server.port}: ")

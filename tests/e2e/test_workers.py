@@ -7,7 +7,6 @@ import contextlib
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.processes import PROJECT, ServerProcess
+from tests.processes import ServerProcess, second_instance
 
 FULL_TOTAL = 50000005000000
 TWO = {"WORKERS": "2", "NUMBERS_API_DELAY": "1.0"}
@@ -201,14 +200,7 @@ async def test_worker_replaced_under_load_loses_nothing(tmp_path: Path) -> None:
 def test_address_in_use_by_workers(two_workers: ServerProcess) -> None:
     """A second instance with WORKERS > 1 on the port stops with exit code 1, rather than
     joining the first one's sockets and taking a share of its connections."""
-    result = subprocess.run(
-        [sys.executable, "-m", "app"],
-        cwd=PROJECT,
-        env={"PORT": str(two_workers.port), "PATH": "", "WORKERS": "2"},
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = second_instance(two_workers.port, "2")
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"total-service: cannot serve on 127.0.0.1:{two_workers.port}: ")
