@@ -11,12 +11,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import h2.config
+import h2.connection
 import h2.errors
 import h2.settings
 import pytest
 
 from app.config import Config
-from app.serve import hypercorn_config
+from app.serve import KEEP_ALIVE_SECONDS, hypercorn_config
 from app.web.problems import MAX_HEAD_BYTES, MAX_HEADERS
 from tests.e2e.http2_client import Answer, Http2Client
 from tests.e2e.test_workers import start_two
@@ -204,6 +206,30 @@ async def test_keep_alive_max_requests(server: ServerProcess) -> None:
         (0, 2 * limit - 1)
     ]
     assert (refused.status, refused.reset) == (None, h2.errors.ErrorCodes.REFUSED_STREAM)
+
+
+def healthz_request(protocol: str) -> bytes:
+    """GET /healthz as the first bytes of a connection, over `protocol`."""
+    if protocol == "HTTP/1.1":
+        return f"GET /healthz HTTP/1.1\r\nHost: {LOOPBACK}\r\n\r\n".encode()
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    client.initiate_connection()
+    request = [(":method", "GET"), (":path", "/healthz"), (":scheme", "http"), (":authority", LOOPBACK)]
+    client.send_headers(1, request, end_stream=True)
+    return client.data_to_send()
+
+
+@pytest.mark.parametrize("protocol", ["HTTP/1.1", "HTTP/2"])
+async def test_closed_once_the_client_is_done(server: ServerProcess, protocol: str) -> None:
+    """A keep-alive connection whose client has sent its end is closed by the server at once:
+    Hypercorn kept it, its socket and its tasks, until the keep-alive timer ran out."""
+    reader, writer = await asyncio.open_connection(LOOPBACK, server.port)
+    writer.write(healthz_request(protocol))
+    await asyncio.wait_for(reader.readuntil(b'"ok"'), 15)  # the answer's body
+    writer.write_eof()
+    await asyncio.wait_for(reader.read(), KEEP_ALIVE_SECONDS / 2)  # to the server's end
+    writer.close()
+    assert reader.at_eof()
 
 
 async def test_workers_exit_zero_with_http2_connections(tmp_path: Path) -> None:
