@@ -43,8 +43,8 @@ port), in `BoundedH2Protocol`:
 
 It relies on Hypercorn's ProtocolWrapper choosing the classes by the names `H11Protocol` and
 `H2Protocol` in `hypercorn.protocol`, on the methods and attributes it overrides or reads, and
-on `send` being TCPServer.protocol_send, whose server holds the connection's writer:
-tests/test_protocols.py fails if any of them changes.
+on `send` being TCPServer.protocol_send, whose server holds the connection's writer and
+closes it when sent `Closed`: tests/test_protocols.py fails if any of them changes.
 """
 
 from __future__ import annotations

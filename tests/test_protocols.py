@@ -343,9 +343,19 @@ class TestHypercornUnderneath:
         assert "acknowledge_received_data(" in handled
 
     def test_send_is_the_servers(self) -> None:
-        """The protocol's `send` is TCPServer.protocol_send, whose server keeps the writer."""
+        """The protocol's `send` is TCPServer.protocol_send, whose server keeps the writer and
+        closes the connection when sent `Closed`."""
         assert "self.protocol_send" in inspect.getsource(TCPServer.run)
         assert "self.writer = writer" in inspect.getsource(TCPServer.__init__)
+        assert "elif isinstance(event, Closed):\n            await self._close()" in inspect.getsource(
+            TCPServer.protocol_send
+        )
+
+    def test_h11_handle(self) -> None:
+        """HTTP/1.1's `handle` is where the client's end arrives, as `Closed`, from TCPServer."""
+        assert inspect.iscoroutinefunction(H11Protocol.handle)
+        assert list(inspect.signature(H11Protocol.handle).parameters) == ["self", "event"]
+        assert "await self.protocol.handle(Closed())" in inspect.getsource(TCPServer._read_data)
 
     def test_frames_are_hyperframes(self) -> None:
         """Frame headers are read by hand: 3 bytes of length, then type and flags."""
