@@ -9,7 +9,7 @@ Both protocols:
 - **A connection ends when its client does**: once the client has sent its end, the server
   closes the connection. Hypercorn ended its requests but kept the connection, its socket and
   tasks, until the keep-alive timer ran out (KEEP_ALIVE_SECONDS, 5 s): under many short
-  connections thousands waited at once, and their objects, grown old, made the full garbage
+  connections hundreds waited at once, and their objects, grown old, made the full garbage
   collections that held the loop for 50-200 ms.
 
 HTTP/2 (h2c, prior knowledge or `Upgrade: h2c`, which Hypercorn serves on every plaintext
