@@ -19,8 +19,9 @@ port), in `BoundedH2Protocol`:
   30-40 us on a PING or SETTINGS frame, so a 64 KiB read of them held the loop for 0.1-0.3 s.
   After a turn that begins a request, the connection waits PASSES_PER_REQUEST more passes of
   the loop for each of its requests in progress: a connection's requests share the loop with
-  everyone else's instead of one starting at every pass. A stream opened and reset in the same turn (rapid
-  reset's pattern) never begins an app task.
+  everyone else's instead of one starting at every pass. After any turn, it also waits a pass
+  for each PASS_SECONDS the h2 library took to read it (a large head's decoding). A stream
+  opened and reset in the same turn (rapid reset's pattern) never begins an app task.
 - **Unread answers bounded**: answers the server must send (PING and SETTINGS
   acknowledgements, RST_STREAM) count as unread until the client acknowledges a PING of ours
   sent after them; past MAX_UNREAD_ANSWERS the connection gets GOAWAY ENHANCE_YOUR_CALM and is
@@ -52,8 +53,10 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable, Iterator
+from time import perf_counter
 
 import h2.events
+import h2.exceptions
 import hypercorn.protocol
 from h2.connection import ConnectionState
 from h2.errors import ErrorCodes
@@ -79,6 +82,13 @@ FRAMES_PER_TURN = 4
 # connection: 11.8-13.8 ms with 1, 8.8-11.8 ms with 3 (three pairs); h2load through one
 # connection of 50 streams served as many requests a second with either.
 PASSES_PER_REQUEST = 3
+# And after any turn, a pass for each PASS_SECONDS the h2 library took to read it: what costs
+# the loop more leaves the others more passes. The library decodes a head in one go, at
+# about 0.3 us a decoded byte of Huffman-coded value (a 16 KB head 5 ms, a 64 KB one 22 ms;
+# h11 parses the 64 KB one in 1 ms). A client sending 16 KB heads one request after another
+# took the probe's p99 on another connection to 21-22 ms; with this, 16-17 ms (p90 14 -> 10,
+# two pairs, by hand); h2load through one worker, a few percent at most (docs/design.md).
+PASS_SECONDS = 0.00025
 # Answers a client may leave unread: Envoy's default bound on queued control frames. A client
 # that reads what it is sent acknowledges our PING within a round trip, long before this.
 MAX_UNREAD_ANSWERS = 1000
@@ -260,14 +270,24 @@ class BoundedH2Protocol(H2Protocol):
                 await self._refuse(ErrorCodes.ENHANCE_YOUR_CALM, b"too many streams reset")
                 return
             begun = self.keep_alive_requests
-            await super().handle(RawData(data=turn))
+            # Hypercorn's handle(RawData), with the h2 library's reading of the turn timed.
+            started = perf_counter()
+            try:
+                events = self.connection.receive_data(turn)
+            except h2.exceptions.ProtocolError:
+                await self._flush()
+                await self.send(Closed())
+                return
+            read = perf_counter() - started
+            await self._handle_events(events)
             if self.closed or self.connection.state_machine.state == ConnectionState.CLOSED:
                 return
             await self._ask_whether_read()
-            # Others' turn: one pass of the loop, or after a turn that began a request,
-            # PASSES_PER_REQUEST more for each request of this connection in progress.
+            # Others' turn: one pass of the loop; after a turn that began a request,
+            # PASSES_PER_REQUEST more for each request of this connection in progress; after a
+            # turn whose reading was dear, one more for each PASS_SECONDS of it; whichever is more.
             waits = PASSES_PER_REQUEST * len(self.streams) if self.keep_alive_requests > begun else 0
-            for _ in range(1 + waits):
+            for _ in range(1 + max(waits, int(read / PASS_SECONDS))):
                 await asyncio.sleep(0)
 
     async def _handle_events(self, events: list[h2.events.Event]) -> None:

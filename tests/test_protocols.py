@@ -266,6 +266,30 @@ async def test_a_connection_waits_for_its_requests_in_progress(
     assert passes - before >= sum(1 + PASSES_PER_REQUEST * n for n in (1, 2, 3))
 
 
+async def test_a_dear_turn_leaves_the_others_more_passes(
+    served: tuple[BoundedH2Protocol, Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a turn the h2 library took 20 PASS_SECONDS to read (a clock that says so), the
+    connection gives the loop 1 + 20 passes before its next turn, where a turn would be 1."""
+    protocol, _ = served
+    ticks = iter(range(0, 1000, 20))
+    monkeypatch.setattr(protocols, "perf_counter", lambda: next(ticks) * protocols.PASS_SECONDS)
+    passes = 0
+
+    async def count_passes() -> None:
+        nonlocal passes
+        while True:
+            passes += 1
+            await asyncio.sleep(0)
+
+    counter = asyncio.ensure_future(count_passes())
+    await asyncio.sleep(0)
+    before = passes
+    await protocol.handle(RawData(data=PingFrame(0, opaque_data=b"12345678").serialize()))
+    counter.cancel()
+    assert passes - before >= 1 + 20
+
+
 @pytest.mark.parametrize("apart", [False, True], ids=["in one read", "in two reads"])
 async def test_early_resets_end_the_connection(served: tuple[BoundedH2Protocol, Server], apart: bool) -> None:
     """Streams opened and reset before their answer (rapid reset): past MAX_EARLY_RESETS, GOAWAY
@@ -341,6 +365,13 @@ class TestHypercornUnderneath:
         # DATA is handed to its stream as Hypercorn does it (app.protocols does it itself).
         assert "Body(stream_id=event.stream_id, data=event.data)" in handled
         assert "acknowledge_received_data(" in handled
+
+    def test_h2_handle_reads_raw_data_so(self) -> None:
+        """The layer reads a turn's bytes as H2Protocol.handle does, the h2 library's part timed."""
+        source = inspect.getsource(H2Protocol.handle)
+        assert "events = self.connection.receive_data(event.data)" in source
+        assert "except h2.exceptions.ProtocolError:\n                await self._flush()\n" in source
+        assert "else:\n                await self._handle_events(events)" in source
 
     def test_send_is_the_servers(self) -> None:
         """The protocol's `send` is TCPServer.protocol_send, whose server keeps the writer and
