@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass, field
 
 import h2.config
@@ -235,6 +235,24 @@ async def test_a_client_that_reads_is_not_cut(served: tuple[BoundedH2Protocol, S
     assert not any(isinstance(event, Closed) for event in server.events)
 
 
+async def loop_passes_during(work: Awaitable[None]) -> int:
+    """How many passes the event loop made while `work` ran."""
+    passes = 0
+
+    async def count_passes() -> None:
+        nonlocal passes
+        while True:
+            passes += 1
+            await asyncio.sleep(0)
+
+    counter = asyncio.ensure_future(count_passes())
+    await asyncio.sleep(0)
+    before = passes
+    await work
+    counter.cancel()
+    return passes - before
+
+
 async def test_a_connection_waits_for_its_requests_in_progress(
     served: tuple[BoundedH2Protocol, Server],
 ) -> None:
@@ -249,21 +267,9 @@ async def test_a_connection_waits_for_its_requests_in_progress(
     request = [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "x")]
     for _ in range(3):
         client.send_headers(client.get_next_available_stream_id(), request, end_stream=True)
-    passes = 0
-
-    async def count_passes() -> None:
-        nonlocal passes
-        while True:
-            passes += 1
-            await asyncio.sleep(0)
-
-    counter = asyncio.ensure_future(count_passes())
-    await asyncio.sleep(0)
-    before = passes
-    await protocol.handle(RawData(data=client.data_to_send()))
-    counter.cancel()
+    passes = await loop_passes_during(protocol.handle(RawData(data=client.data_to_send())))
     assert len(protocol.streams) == 3
-    assert passes - before >= sum(1 + PASSES_PER_REQUEST * n for n in (1, 2, 3))
+    assert passes >= sum(1 + PASSES_PER_REQUEST * n for n in (1, 2, 3))
 
 
 async def test_a_dear_turn_leaves_the_others_more_passes(
@@ -274,20 +280,8 @@ async def test_a_dear_turn_leaves_the_others_more_passes(
     protocol, _ = served
     ticks = iter(range(0, 1000, 20))
     monkeypatch.setattr(protocols, "perf_counter", lambda: next(ticks) * protocols.PASS_SECONDS)
-    passes = 0
-
-    async def count_passes() -> None:
-        nonlocal passes
-        while True:
-            passes += 1
-            await asyncio.sleep(0)
-
-    counter = asyncio.ensure_future(count_passes())
-    await asyncio.sleep(0)
-    before = passes
-    await protocol.handle(RawData(data=PingFrame(0, opaque_data=b"12345678").serialize()))
-    counter.cancel()
-    assert passes - before >= 1 + 20
+    ping = PingFrame(0, opaque_data=b"12345678").serialize()
+    assert await loop_passes_during(protocol.handle(RawData(data=ping))) >= 1 + 20
 
 
 @pytest.mark.parametrize("apart", [False, True], ids=["in one read", "in two reads"])
