@@ -252,6 +252,7 @@ class BoundedH2Protocol(H2Protocol):
 
     @property
     def _ended(self) -> bool:
+        """Closed by the client, or by the server (its writer closing)."""
         return self.closed or self._send.writer.is_closing()
 
     @property

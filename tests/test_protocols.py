@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass, field
 
@@ -275,10 +276,11 @@ async def test_a_connection_waits_for_its_requests_in_progress(
 async def test_a_dear_turn_leaves_the_others_more_passes(
     served: tuple[BoundedH2Protocol, Server], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """After a turn the h2 library took 20 PASS_SECONDS to read (a clock that says so), the
+    """After a turn the h2 library took 20.5 PASS_SECONDS to read (a clock that says so), the
     connection gives the loop 1 + 20 passes before its next turn, where a turn would be 1."""
     protocol, _ = served
-    ticks = iter(range(0, 1000, 20))
+    # Half a pass over 20, so that rounding in the division cannot make it 19.
+    ticks = itertools.count(0, 20.5)
     monkeypatch.setattr(protocols, "perf_counter", lambda: next(ticks) * protocols.PASS_SECONDS)
     ping = PingFrame(0, opaque_data=b"12345678").serialize()
     assert await loop_passes_during(protocol.handle(RawData(data=ping))) >= 1 + 20
