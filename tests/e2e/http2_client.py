@@ -127,13 +127,30 @@ class Http2Client:
         end: bool = True,
     ) -> int:
         """Start a request; its stream id. With `end` false, the stream stays open after `body`."""
+        stream = self._open(method, path, headers, body, end)
+        await self._flush()
+        return stream
+
+    async def requests_at_once(self, count: int, method: str, path: str) -> list[Answer]:
+        """`count` alike requests in one write, which the server reads together; their answers."""
+        streams = [self._open(method, path) for _ in range(count)]
+        await self._flush()
+        return list(await asyncio.gather(*(self.answer(stream) for stream in streams)))
+
+    def _open(
+        self,
+        method: str,
+        path: str,
+        headers: list[tuple[str, str]] | None = None,
+        body: bytes | None = None,
+        end: bool = True,
+    ) -> int:
         stream = self.h2.get_next_available_stream_id()
         self.answers[stream] = Answer()
         pseudo = [(":method", method), (":path", path), (":scheme", "http"), (":authority", LOOPBACK)]
         self.h2.send_headers(stream, [*pseudo, *(headers or [])], end_stream=end and body is None)
         if body is not None:
             self.h2.send_data(stream, body, end_stream=end)
-        await self._flush()
         return stream
 
     async def answer(self, stream: int) -> Answer:
