@@ -4,8 +4,9 @@ Its parts (`--part` picks some; docs/performance.md says what each measures): th
 backend (the default configuration); the reference HTTP backend serving the same numbers as
 79 MB of JSON with no delay; bodies of other kinds (floats, decimals, exponents, wide
 integers, whitespace), each timed against the naive baseline and against a bare transfer of
-the same body; the soak, 100,000 requests on each backend with the server's memory,
-descriptors and tasks compared at rest before and after; what telemetry costs, on against
+the same body; bodies of hazards, the parser and sum alone in this process, against plain
+integers; the soak, 100,000 requests on each backend with the server's memory, descriptors
+and tasks compared at rest before and after; what telemetry costs, on against
 off; what tracing costs, off against no OpenTelemetry at all and on at 100% and 10%; what the
 freshness windows (TOTAL_MAX_AGE) give against /healthz; compressed bodies, the gzipped list
 and a gzip bomb; a conditional fetch (304) against a full one; the request path's own work
@@ -38,6 +39,7 @@ from bench.compressed import compressed
 from bench.conditional import conditional
 from bench.fetch_floor import fetch_floor
 from bench.freshness import freshness
+from bench.hazards import hazards
 from bench.load import LoadResult, bare_transfer, concurrent, sequential
 from bench.memory import PeakRss
 from bench.request_cost import request_cost
@@ -314,6 +316,7 @@ PARTS: dict[str, Part] = {
     "simulated": simulated,
     "http": lambda log_dir, smoke, _: http(log_dir, smoke),
     "bodies": lambda log_dir, smoke, _: bodies(log_dir, smoke),
+    "hazards": lambda _, smoke, __: hazards(smoke),
     "soak": lambda log_dir, smoke, _: soak(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
     "telemetry": lambda log_dir, smoke, _: telemetry_cost(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
     "tracing": lambda log_dir, smoke, _: tracing_cost(log_dir, smoke, SERVER_CPUS, LOAD_CPUS),
